@@ -1,0 +1,1 @@
+"""Shared domain for every CloudFolio service: names, fingerprints, records, sources, storage, jobs."""

@@ -1,0 +1,123 @@
+"""Reading and writing cached bundles and records in the legacy blob format.
+
+A cached value is stored as ``{"data": <value>, "cached_at": "<ISO time>"}`` in compact JSON with
+``fingerprint`` and ``username`` blob metadata, as the legacy cache manager wrote it, so either
+system can read the other's blobs. Bundles are written as a stream of records (never joined in
+memory) and read back either whole or one record at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.core.keys import CacheKeys, tenant_metadata
+from services.core.storage import BlobNotFound, StorageBackend
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).replace(tzinfo=None).isoformat()
+
+
+@dataclass(frozen=True)
+class CachedValue:
+    """A cached bundle or record with the facts the API reports about it."""
+
+    data: Any
+    fingerprint: str | None
+    last_modified: datetime
+    size_bytes: int
+    etag: str
+
+
+class BundleCache:
+    """Bundles and per-repo records of one namespace on a storage backend.
+
+    Parameters:
+      storage(StorageBackend): where blobs live.
+      keys(CacheKeys): the namespace's key builder.
+    """
+
+    def __init__(self, storage: StorageBackend, keys: CacheKeys) -> None:
+        self.storage = storage
+        self.keys = keys
+
+    # -- records -----------------------------------------------------------------------------
+    def save_record(self, username: str, record: dict[str, Any]) -> None:
+        key = self.keys.record(username, record["name"])
+        body = _dumps({"data": record, "cached_at": _now_iso()})
+        self.storage.put(key, body, metadata=tenant_metadata(username, fingerprint=record["fingerprint"]))
+
+    def load_record(self, username: str, repo: str) -> CachedValue | None:
+        return self._load(self.keys.record(username, repo))
+
+    def record_fingerprints(self, username: str) -> dict[str, str]:
+        """``{repo: fingerprint}`` of every stored record of a user, from blob metadata only."""
+        prefix = self.keys.records_prefix(username)
+        return {
+            info.key[len(prefix):]: info.metadata.get("fingerprint", "")
+            for info in self.storage.list(prefix)
+        }
+
+    # -- bundles -----------------------------------------------------------------------------
+    def save_bundle_stream(
+        self, username: str, records: Iterable[bytes], fingerprint: str | Callable[[], str]
+    ) -> None:
+        """Write a bundle from already-encoded records, one chunk per record.
+
+        ``fingerprint`` may be a callable, asked once every record has been written (a merge
+        computes it while streaming).
+        """
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"data":['
+            for index, encoded in enumerate(records):
+                yield (b"," if index else b"") + encoded
+            yield b'],"cached_at":' + _dumps(_now_iso()) + b"}"
+
+        def metadata() -> dict[str, str]:
+            value = fingerprint() if callable(fingerprint) else fingerprint
+            return tenant_metadata(username, fingerprint=value)
+
+        self.storage.put(self.keys.bundle(username), chunks(), metadata=metadata)
+
+    def save_bundle(self, username: str, records: list[dict[str, Any]], fingerprint: str) -> None:
+        self.save_bundle_stream(username, (_dumps(r) for r in records), fingerprint)
+
+    def load_bundle(self, username: str) -> CachedValue | None:
+        return self._load(self.keys.bundle(username))
+
+    def bundle_fingerprint(self, username: str) -> str | None:
+        try:
+            return self.storage.head(self.keys.bundle(username)).metadata.get("fingerprint") or None
+        except BlobNotFound:
+            return None
+
+    def _load(self, key: str) -> CachedValue | None:
+        try:
+            blob = self.storage.get(key)
+        except BlobNotFound:
+            return None
+        payload = json.loads(blob.data)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if data is None:
+            return None
+        return CachedValue(
+            data=data,
+            fingerprint=blob.info.metadata.get("fingerprint") or None,
+            last_modified=blob.info.last_modified,
+            size_bytes=blob.info.size,
+            etag=blob.info.etag,
+        )
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """A record in the compact form bundles are streamed in."""
+    return _dumps(record)

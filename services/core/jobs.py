@@ -1,0 +1,278 @@
+"""Refresh jobs on the storage backend: creation, per-repo progress, merge claim, terminal states.
+
+No database: everything is blobs with conditional writes, so any number of worker processes can
+share a job safely.
+
+- ``jobs/<id>/job.json`` holds the job document. Changes go through compare-and-swap on its etag
+  (:meth:`JobStore.update`), retried on conflict.
+- ``jobs/<id>/repos/<repo>`` is created (create-only) when a repo finishes, with its outcome in the
+  blob metadata. A repo recorded twice (at-least-once delivery) is counted once; a crash after the
+  marker is written loses nothing, because the marker *is* the count. A later success replaces a
+  failure (a message replayed from the dead-letter queue); a success is never downgraded.
+- ``jobs/<id>/merge-claim-<n>`` is created by whoever sees the last repo finish: exactly one process
+  wins it and enqueues the merge.
+- A job past its TTL, or one never created, reads as not found.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.core.errors import CloudfolioError
+from services.core.keys import (
+    Namespace,
+    job_key,
+    job_merge_claim_key,
+    job_prefix,
+    job_repo_key,
+    job_repos_prefix,
+    tenant_metadata,
+)
+from services.core.names import validate_username
+from services.core.storage import AlreadyExists, BlobNotFound, PreconditionFailed, StorageBackend
+
+#: Default time a job stays readable after creation, in seconds.
+DEFAULT_JOB_TTL = 3600
+#: How often a compare-and-swap update is retried before giving up.
+MAX_CAS_ATTEMPTS = 50
+
+PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
+TERMINAL = frozenset({COMPLETED, FAILED})
+REPO_COMPLETED, REPO_FAILED = "completed", "failed"
+
+
+class JobNotFound(CloudfolioError, KeyError):
+    """No job with that id, or it expired."""
+
+
+class JobConflict(CloudfolioError):
+    """A job document kept changing under us; compare-and-swap gave up."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Job:
+    """A refresh job as stored in ``job.json``."""
+
+    job_id: str
+    username: str
+    mode: str
+    force: bool
+    created_at: str
+    expires_at: str
+    status: str = PENDING
+    total: int | None = None
+    bundle_fingerprint: str | None = None
+    repos_count: int | None = None
+    reasons: list[str] = field(default_factory=list)
+    failed_repos: list[dict[str, str]] = field(default_factory=list)
+    finished_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expired(self) -> bool:
+        return datetime.fromisoformat(self.expires_at) <= _now()
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Counts of a job's repos; ``done`` is completed plus failed."""
+
+    total: int | None
+    completed: int
+    failed: int
+    failed_repos: dict[str, str]
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed
+
+    @property
+    def all_done(self) -> bool:
+        return self.total is not None and self.done >= self.total
+
+
+@dataclass(frozen=True)
+class RepoRecorded:
+    """What :meth:`JobStore.record_repo` did: whether this call counted, and the progress after it."""
+
+    counted: bool
+    progress: Progress
+
+
+class JobStore:
+    """Jobs on a storage backend.
+
+    Parameters:
+      storage(StorageBackend): where job blobs live.
+      ttl_seconds(int): how long a job stays readable after creation. Defaults to 3600.
+    """
+
+    def __init__(self, storage: StorageBackend, ttl_seconds: int = DEFAULT_JOB_TTL) -> None:
+        self.storage = storage
+        self.ttl_seconds = ttl_seconds
+
+    # -- create and read ---------------------------------------------------------------------
+    def create(
+        self, username: str, *, mode: Namespace | str = Namespace.LIVE, force: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> Job:
+        now = _now()
+        job = Job(
+            job_id=uuid.uuid4().hex,
+            username=validate_username(username),
+            mode=Namespace(mode).value,
+            force=bool(force),
+            created_at=now.isoformat(),
+            expires_at=(now + timedelta(seconds=self.ttl_seconds)).isoformat(),
+            extra=dict(extra or {}),
+        )
+        self.storage.put(
+            job_key(job.job_id), self._encode(job), metadata=tenant_metadata(job.username), create_only=True
+        )
+        return job
+
+    def get(self, job_id: str) -> Job:
+        job, _etag = self._read(job_id)
+        return job
+
+    def _read(self, job_id: str) -> tuple[Job, str]:
+        try:
+            blob = self.storage.get(job_key(job_id))
+        except (BlobNotFound, ValueError):
+            raise JobNotFound(job_id) from None
+        job = Job(**json.loads(blob.data))
+        if job.expired:
+            raise JobNotFound(job_id)
+        return job, blob.info.etag
+
+    @staticmethod
+    def _encode(job: Job) -> bytes:
+        return json.dumps(asdict(job), separators=(",", ":")).encode()
+
+    def update(self, job_id: str, change: Callable[[Job], bool | None]) -> Job:
+        """Apply ``change`` to the job with compare-and-swap; ``change`` returns False to skip writing."""
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            job, etag = self._read(job_id)
+            if change(job) is False:
+                return job
+            try:
+                self.storage.put(
+                    job_key(job_id), self._encode(job), metadata=tenant_metadata(job.username), if_match=etag
+                )
+                return job
+            except PreconditionFailed:
+                time.sleep(min(0.001 * 2**attempt, 0.05))
+        raise JobConflict(f"job {job_id} changed {MAX_CAS_ATTEMPTS} times while we tried to update it")
+
+    # -- progress ----------------------------------------------------------------------------
+    def set_total(self, job_id: str, total: int) -> Job:
+        def change(job: Job) -> bool | None:
+            if job.terminal:
+                return False
+            job.total, job.status = int(total), PROCESSING
+            return None
+
+        return self.update(job_id, change)
+
+    def record_repo(self, job_id: str, repo: str, *, outcome: str = REPO_COMPLETED, error: str = "") -> RepoRecorded:
+        """Mark one repo as finished; idempotent, safe from any number of processes."""
+        if outcome not in (REPO_COMPLETED, REPO_FAILED):
+            raise ValueError(f"unknown outcome {outcome!r}")
+        key = job_repo_key(job_id, repo)
+        body = json.dumps({"outcome": outcome, "error": error[:2000], "at": _now().isoformat()}).encode()
+        metadata = {"outcome": outcome}
+        counted = True
+        try:
+            self.storage.put(key, body, metadata=metadata, create_only=True)
+        except AlreadyExists:
+            counted = False
+            if outcome == REPO_COMPLETED:
+                counted = self._upgrade_to_completed(key, body, metadata)
+        return RepoRecorded(counted=counted, progress=self.progress(job_id))
+
+    def _upgrade_to_completed(self, key: str, body: bytes, metadata: dict[str, str]) -> bool:
+        for _attempt in range(MAX_CAS_ATTEMPTS):
+            try:
+                info = self.storage.head(key)
+            except BlobNotFound:
+                return False
+            if info.metadata.get("outcome") == REPO_COMPLETED:
+                return False
+            try:
+                self.storage.put(key, body, metadata=metadata, if_match=info.etag)
+                return True
+            except PreconditionFailed:
+                continue
+        return False
+
+    def progress(self, job_id: str) -> Progress:
+        job = self.get(job_id)
+        completed, failed_repos = 0, {}
+        prefix = job_repos_prefix(job_id)
+        for info in self.storage.list(prefix):
+            if info.metadata.get("outcome") == REPO_FAILED:
+                failed_repos[info.key[len(prefix):]] = ""
+            else:
+                completed += 1
+        for name in failed_repos:
+            try:
+                failed_repos[name] = json.loads(self.storage.get(prefix + name).data).get("error", "")
+            except BlobNotFound:
+                continue
+        return Progress(job.total, completed, len(failed_repos), failed_repos)
+
+    def claim_merge(self, job_id: str, generation: int = 0) -> bool:
+        """True for exactly one caller per (job, generation): the one that must enqueue the merge."""
+        try:
+            self.storage.put(
+                job_merge_claim_key(job_id, generation), json.dumps({"at": _now().isoformat()}).encode(),
+                create_only=True,
+            )
+        except AlreadyExists:
+            return False
+        return True
+
+    # -- terminal states ---------------------------------------------------------------------
+    def complete(
+        self, job_id: str, *, bundle_fingerprint: str, repos_count: int,
+        failed_repos: dict[str, str] | None = None,
+    ) -> Job:
+        def change(job: Job) -> None:
+            job.status = COMPLETED
+            job.bundle_fingerprint = bundle_fingerprint
+            job.repos_count = repos_count
+            job.failed_repos = [{"repo": r, "error": e} for r, e in sorted((failed_repos or {}).items())]
+            job.finished_at = _now().isoformat()
+
+        return self.update(job_id, change)
+
+    def fail(self, job_id: str, reason: str, *, failed_repos: dict[str, str] | None = None) -> Job:
+        def change(job: Job) -> bool | None:
+            if job.status == COMPLETED:
+                return False  # a completed job keeps its result
+            job.status = FAILED
+            job.reasons.append(reason)
+            if failed_repos:
+                job.failed_repos = [{"repo": r, "error": e} for r, e in sorted(failed_repos.items())]
+            job.finished_at = _now().isoformat()
+            return None
+
+        return self.update(job_id, change)
+
+    def delete(self, job_id: str) -> None:
+        for info in list(self.storage.list(job_prefix(job_id))):
+            self.storage.delete(info.key)

@@ -1,0 +1,108 @@
+"""The cache contract's key scheme: every storage key is built here, from validated names only.
+
+See docs/CACHE-CONTRACT.md. Live data uses the legacy key names (``repos_bundle_context_{user}``,
+``repo_level_bundle_{user}_{repo}``) so a deployment can read a legacy cache. The shadow run of the
+queue path and the legacy replica write the same names under their own prefixes (``shadow/``,
+``legacy/``), so neither can change what users of the other path are served.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from services.core.names import validate_repo_name, validate_username
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Namespace(StrEnum):
+    """Where a run writes: ``live`` (served to users), ``shadow`` (queue-path mirror), ``legacy``."""
+
+    LIVE = "live"
+    SHADOW = "shadow"
+    LEGACY = "legacy"
+
+    @property
+    def prefix(self) -> str:
+        return "" if self is Namespace.LIVE else f"{self.value}/"
+
+
+def validate_job_id(job_id: object) -> str:
+    """Job ids are 32 lowercase hex digits (a UUID4 without dashes)."""
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise ValueError("job id must be 32 lowercase hex digits")
+    return job_id
+
+
+def _fingerprint(value: str) -> str:
+    if not _HEX32.fullmatch(value):
+        raise ValueError("fingerprint must be 32 lowercase hex digits")
+    return value
+
+
+class CacheKeys:
+    """Key builder for one namespace.
+
+    Parameters:
+      namespace(Namespace): live, shadow or legacy. Defaults to live.
+    """
+
+    def __init__(self, namespace: Namespace = Namespace.LIVE) -> None:
+        self.namespace = Namespace(namespace)
+        self._p = self.namespace.prefix
+
+    def bundle(self, username: str) -> str:
+        return f"{self._p}repos_bundle_context_{validate_username(username)}"
+
+    def record(self, username: str, repo: str) -> str:
+        return f"{self._p}repo_level_bundle_{validate_username(username)}_{validate_repo_name(repo)}"
+
+    def records_prefix(self, username: str) -> str:
+        # "_" is not allowed in logins, so this prefix never matches another user's records
+        return f"{self._p}repo_level_bundle_{validate_username(username)}_"
+
+    def model_archive(self, username: str, content_fingerprint: str) -> str:
+        return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.zip"
+
+    def model_metadata(self, username: str, content_fingerprint: str) -> str:
+        return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.json"
+
+    def model_embeddings(self, username: str, content_fingerprint: str) -> str:
+        user = validate_username(username)
+        return f"{self._p}models/{user}/embeddings_{_fingerprint(content_fingerprint)}.npy"
+
+    def models_prefix(self, username: str) -> str:
+        return f"{self._p}models/{validate_username(username)}/"
+
+
+def job_key(job_id: str) -> str:
+    return f"jobs/{validate_job_id(job_id)}/job.json"
+
+
+def job_repo_key(job_id: str, repo: str) -> str:
+    return f"jobs/{validate_job_id(job_id)}/repos/{validate_repo_name(repo)}"
+
+
+def job_repos_prefix(job_id: str) -> str:
+    return f"jobs/{validate_job_id(job_id)}/repos/"
+
+
+def job_merge_claim_key(job_id: str, generation: int = 0) -> str:
+    return f"jobs/{validate_job_id(job_id)}/merge-claim-{int(generation)}"
+
+
+def job_prefix(job_id: str) -> str:
+    return f"jobs/{validate_job_id(job_id)}/"
+
+
+def etag_cache_key(username: str, url_digest: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", url_digest):
+        raise ValueError("url digest must be a sha256 hex digest")
+    return f"github-etags/{validate_username(username)}/{url_digest}"
+
+
+def tenant_metadata(username: str, **extra: str) -> dict[str, str]:
+    """Blob metadata every blob carries: the tenant, plus anything the caller adds."""
+    return {"username": validate_username(username), **extra}

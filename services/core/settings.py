@@ -1,0 +1,234 @@
+"""All configuration, read once from environment variables into a :class:`Settings` object.
+
+Every variable is declared in :data:`VARIABLES` with its default and meaning; README's configuration
+table and ``cloudfolio config`` are made from the same list (a test keeps README in step). An
+invalid value raises :class:`~services.core.errors.SettingsError` naming the variable, at start-up.
+Nothing else in the code base reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from services.core.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, the settings field it fills, default and meaning."""
+
+    env: str
+    field: str
+    default: str
+    doc: str
+    parse: Callable[[str, str], Any]
+    secret: bool = False
+
+
+def _text(name: str, value: str) -> str:
+    return value.strip()
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(name, f"expected true or false, got {value!r}")
+
+
+def _int_range(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise SettingsError(name, f"expected an integer, got {value!r}") from None
+        if not low <= number <= high:
+            raise SettingsError(name, f"must be between {low} and {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(name: str, value: str) -> float:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise SettingsError(name, f"expected a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise SettingsError(name, f"must be between {low:g} and {high:g}, got {number:g}")
+        return number
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str, str], str]:
+    def parse(name: str, value: str) -> str:
+        lowered = value.strip().lower()
+        if lowered not in options:
+            raise SettingsError(name, f"must be one of {', '.join(options)}, got {value!r}")
+        return lowered
+
+    return parse
+
+
+def _url(*schemes: str, optional: bool = True) -> Callable[[str, str], str]:
+    def parse(name: str, value: str) -> str:
+        value = value.strip()
+        if not value and optional:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise SettingsError(name, f"expected a {' or '.join(schemes)} URL, got {value!r}")
+        return value
+
+    return parse
+
+
+def _queue_name(name: str, value: str) -> str:
+    value = value.strip()
+    if not value or not all(c.isalnum() or c in "-_." for c in value) or value.endswith((".DQ", ".XQ")):
+        raise SettingsError(name, f"queue names are letters, digits, '-', '_' or '.', got {value!r}")
+    return value
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("CLOUDFOLIO_DATA_DIR", "data_dir", ".cloudfolio",
+             "Folder for local storage, the flag file and other state of the embedded default.", _text),
+    Variable("CLOUDFOLIO_HOST", "host", "127.0.0.1", "Address `cloudfolio serve` listens on.", _text),
+    Variable("CLOUDFOLIO_PORT", "port", "8000", "Port `cloudfolio serve` listens on.", _int_range(1, 65535)),
+    Variable("CLOUDFOLIO_LOG_LEVEL", "log_level", "info", "debug, info, warning or error.",
+             _choice("debug", "info", "warning", "error")),
+    Variable("CLOUDFOLIO_LOG_FORMAT", "log_format", "text", "`text` for people, `json` for log pipelines.",
+             _choice("text", "json")),
+    Variable("CLOUDFOLIO_BROKER_URL", "broker_url", "",
+             "`amqp://user:pass@host:5672/vhost` for RabbitMQ; empty runs an in-process broker "
+             "(embedded default).", _url("amqp", "amqps"), secret=True),
+    Variable("CLOUDFOLIO_STORAGE", "storage", "local", "`local` (folder under the data dir) or `azure` (Blob).",
+             _choice("local", "azure")),
+    Variable("CLOUDFOLIO_STORAGE_CONNECTION_STRING", "storage_connection_string", "",
+             "Azure Storage connection string (Azurite, key-based access).", _text, secret=True),
+    Variable("CLOUDFOLIO_STORAGE_ACCOUNT_URL", "storage_account_url", "",
+             "`https://<account>.blob.core.windows.net`, used with managed identity when no connection "
+             "string is set.", _url("https", "http")),
+    Variable("CLOUDFOLIO_STORAGE_CONTAINER", "storage_container", "cloudfolio-cache",
+             "Blob container for the cache, jobs and models.", _text),
+    Variable("CLOUDFOLIO_STORAGE_API_VERSION", "storage_api_version", "",
+             "Pin the Blob REST API version (for emulators); empty uses the SDK default.", _text),
+    Variable("CLOUDFOLIO_REPO_SOURCE", "repo_source", "sample",
+             "`sample` (portfolio shipped with the package), `local` (a folder), or `github`.",
+             _choice("sample", "local", "github")),
+    Variable("CLOUDFOLIO_LOCAL_SOURCE_DIR", "local_source_dir", "",
+             "For the `local` source: a folder laid out as `<user>/<repo>/`.", _text),
+    Variable("CLOUDFOLIO_GITHUB_API_URL", "github_api_url", "https://api.github.com",
+             "GitHub API root (GitHub Enterprise: `https://host/api/v3`).", _url("https", "http", optional=False)),
+    Variable("GITHUB_TOKEN", "github_token", "", "Token for the GitHub API; anonymous (60 requests/hour) if empty.",
+             _text, secret=True),
+    Variable("CLOUDFOLIO_GITHUB_TIMEOUT", "github_timeout", "30", "Seconds per GitHub request.",
+             _float_range(0.1, 300)),
+    Variable("CLOUDFOLIO_GITHUB_MAX_RETRIES", "github_max_retries", "3",
+             "Retries of GitHub 5xx answers, timeouts and connection errors.", _int_range(0, 10)),
+    Variable("CLOUDFOLIO_GITHUB_MAX_RATE_LIMIT_WAIT", "github_max_rate_limit_wait", "60",
+             "Longest wait (seconds) for a GitHub rate limit to reset; longer limits raise `RateLimited`.",
+             _float_range(0, 3600)),
+    Variable("ENABLE_GRAPHQL_BATCH_FETCH", "graphql_batch", "false",
+             "Fetch a repo's four documents with one GraphQL query instead of four REST calls.", _bool),
+    Variable("CLOUDFOLIO_LEGACY_URL", "legacy_url", "",
+             "Base URL of the legacy Function App; empty runs the project's legacy orchestrator in-process.",
+             _url("https", "http")),
+    Variable("CLOUDFOLIO_LEGACY_FUNCTION_KEY", "legacy_function_key", "",
+             "Function key for the legacy app (sent as `x-functions-key`).", _text, secret=True),
+    Variable("CLOUDFOLIO_ADMIN_TOKEN", "admin_token", "",
+             "Bearer token for the admin API; empty disables the admin API.", _text, secret=True),
+    Variable("CLOUDFOLIO_JOB_TTL", "job_ttl", "3600", "Seconds a refresh job stays readable.",
+             _int_range(60, 7 * 86400)),
+    Variable("CLOUDFOLIO_SYNC_QUEUE", "sync_queue", "github-sync", "Queue of per-repo sync messages.",
+             _queue_name),
+    Variable("CLOUDFOLIO_MERGE_QUEUE", "merge_queue", "merge", "Queue of merge messages.", _queue_name),
+    Variable("CLOUDFOLIO_TRAINING_QUEUE", "training_queue", "training", "Queue of training messages.",
+             _queue_name),
+    Variable("CLOUDFOLIO_FLAG_STORE", "flag_store", "file",
+             "Where rollout flags live: `file` (JSON under the data dir), `env`, or `keyvault`.",
+             _choice("file", "env", "keyvault")),
+    Variable("CLOUDFOLIO_KEYVAULT_URL", "keyvault_url", "",
+             "Key Vault URL for the `keyvault` flag store (`https://<name>.vault.azure.net`).", _url("https")),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed configuration. Build it with :meth:`from_env`; it never changes afterwards."""
+
+    data_dir: str
+    host: str
+    port: int
+    log_level: str
+    log_format: str
+    broker_url: str
+    storage: str
+    storage_connection_string: str
+    storage_account_url: str
+    storage_container: str
+    storage_api_version: str
+    repo_source: str
+    local_source_dir: str
+    github_api_url: str
+    github_token: str
+    github_timeout: float
+    github_max_retries: int
+    github_max_rate_limit_wait: float
+    graphql_batch: bool
+    legacy_url: str
+    legacy_function_key: str
+    admin_token: str
+    job_ttl: int
+    sync_queue: str
+    merge_queue: str
+    training_queue: str
+    flag_store: str
+    keyvault_url: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every variable from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        values = {var.field: var.parse(var.env, env.get(var.env, var.default)) for var in VARIABLES}
+        values.update(overrides)
+        settings = cls(**values)
+        settings._check_combinations()
+        return settings
+
+    def _check_combinations(self) -> None:
+        if self.storage == "azure" and not (self.storage_connection_string or self.storage_account_url):
+            raise SettingsError(
+                "CLOUDFOLIO_STORAGE",
+                "azure storage needs CLOUDFOLIO_STORAGE_CONNECTION_STRING or CLOUDFOLIO_STORAGE_ACCOUNT_URL",
+            )
+        if self.repo_source == "local" and not self.local_source_dir:
+            raise SettingsError("CLOUDFOLIO_REPO_SOURCE", "the local source needs CLOUDFOLIO_LOCAL_SOURCE_DIR")
+        if self.flag_store == "keyvault" and not self.keyvault_url:
+            raise SettingsError("CLOUDFOLIO_FLAG_STORE", "the keyvault flag store needs CLOUDFOLIO_KEYVAULT_URL")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    def describe(self) -> list[tuple[str, str, bool]]:
+        """``(variable, value, is_default)`` for each variable, secrets masked."""
+        rows = []
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        for var in VARIABLES:
+            value = current[var.field]
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            default = var.parse(var.env, var.default)
+            if var.secret and shown:
+                shown = "****"
+            rows.append((var.env, shown, value == default))
+        return rows

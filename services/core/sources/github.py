@@ -1,0 +1,333 @@
+"""The GitHub REST (and optional GraphQL) repo source, over httpx.
+
+What it does that the legacy client did not:
+
+- follows ``Link: rel="next"`` so users with more than 100 repos are complete;
+- sends ``If-None-Match`` with stored ETags and reuses the cached body on 304;
+- waits out a primary rate limit (403/429 with ``X-RateLimit-Remaining: 0``) until
+  ``X-RateLimit-Reset`` and a secondary one for ``Retry-After``, when the wait is within
+  ``max_rate_limit_wait``; otherwise raises :class:`RateLimited` carrying the reset time;
+- retries 5xx answers, timeouts and connection errors with exponential backoff and full jitter;
+- treats 404 as "absent" and never retries it;
+- reads the whole file tree in one call (``git/trees/<branch>?recursive=1``) and reports GitHub's
+  ``truncated`` flag;
+- decodes base64 content with embedded newlines; undecodable content is a warning, not a failure;
+- optionally fetches the four documents of a repo in one GraphQL query
+  (``ENABLE_GRAPHQL_BATCH_FETCH``), falling back to REST when GraphQL reports errors (which it does
+  with HTTP 200 and an ``errors`` array).
+
+The API root is configurable, so GitHub Enterprise (``https://host/api/v3``) and the loopback test
+server work with the same code. The token is only ever sent to the API root's origin.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from services.core.names import validate_repo_name, validate_username
+from services.core.records import RepoDocuments
+from services.core.sources.base import (
+    DOCUMENT_PATHS,
+    RateLimited,
+    RepoSource,
+    SourceAuthError,
+    SourceError,
+    SourceUnavailable,
+    UserNotFound,
+)
+from services.core.sources.etags import EtagCache, MemoryEtagCache
+
+log = logging.getLogger("cloudfolio.github")
+
+#: Default API root; set CLOUDFOLIO_GITHUB_API_URL for GitHub Enterprise or a test server.
+DEFAULT_API_URL = "https://api.github.com"
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_NOT_FOUND = object()
+
+
+class GitHubSource(RepoSource):
+    """Repos from the GitHub API.
+
+    Parameters:
+      api_url(str): API root. Defaults to ``https://api.github.com``.
+      token(str | None): a token sent as ``Authorization: Bearer``; anonymous when None.
+      timeout(float): seconds per request. Defaults to 30.
+      max_retries(int): retries of 5xx/timeouts/connection errors. Defaults to 3.
+      backoff_base(float): first backoff ceiling in seconds, doubled per retry. Defaults to 0.5.
+      backoff_cap(float): largest backoff ceiling in seconds. Defaults to 8.
+      max_rate_limit_wait(float): longest rate-limit wait in seconds before raising
+        :class:`RateLimited`. Defaults to 60.
+      graphql_batch(bool): fetch the four documents with one GraphQL query. Defaults to False.
+      etag_cache(EtagCache | None): where ETags live. Defaults to an in-memory cache.
+      sleep(callable): the sleep function (tests pass a recorder). Defaults to ``time.sleep``.
+      transport(httpx.BaseTransport | None): an httpx transport, for tests.
+    """
+
+    name = "github"
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_rate_limit_wait: float = 60.0,
+        graphql_batch: bool = False,
+        etag_cache: EtagCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._origin = urlsplit(self.api_url)[:2]
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "cloudfolio-gateway",
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.graphql_batch = graphql_batch
+        self.etags = etag_cache if etag_cache is not None else MemoryEtagCache()
+        self._sleep = sleep
+        #: Requests sent, by outcome, for logs and benchmarks.
+        self.stats = {"requests": 0, "not_modified": 0, "retries": 0, "rate_limit_waits": 0}
+
+    def __repr__(self) -> str:
+        return f"GitHubSource({self.api_url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def graphql_url(self) -> str:
+        # GitHub Enterprise serves REST at /api/v3 and GraphQL at /api/graphql
+        if self.api_url.endswith("/api/v3"):
+            return self.api_url[: -len("/v3")] + "/graphql"
+        return self.api_url + "/graphql"
+
+    # -- HTTP with retries -------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+    def _rate_limit_wait(self, response: httpx.Response) -> tuple[float, str] | None:
+        """Seconds to wait and the limit kind, when the response is a rate-limit answer."""
+        if response.status_code not in (403, 429):
+            return None
+        headers = response.headers
+        if "retry-after" in headers:
+            try:
+                return max(0.0, float(headers["retry-after"])), "secondary"
+            except ValueError:
+                return 60.0, "secondary"
+        if headers.get("x-ratelimit-remaining") == "0":
+            try:
+                reset = float(headers.get("x-ratelimit-reset", "0"))
+            except ValueError:
+                reset = time.time() + 60
+            return max(0.0, reset - time.time()) + 1.0, "primary"
+        if response.status_code == 429 or "secondary rate limit" in response.text.lower():
+            return 60.0, "secondary"  # GitHub: wait at least a minute when no header says how long
+        return None
+
+    def _check_url(self, url: str) -> str:
+        if urlsplit(url)[:2] != self._origin:
+            raise SourceError(f"refusing to follow {url!r}: not on the API origin {self.api_url}")
+        return url
+
+    def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+              json_body: Any = None) -> httpx.Response:
+        attempt = 0
+        waits = 0
+        while True:
+            self.stats["requests"] += 1
+            try:
+                response = self._client.request(method, self._check_url(url), headers=headers, json=json_body)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt >= self.max_retries:
+                    raise SourceUnavailable(f"GitHub unreachable after {attempt + 1} tries: {exc!r}") from exc
+                self._retry(attempt, f"{type(exc).__name__} on {url}")
+                attempt += 1
+                continue
+            limit = self._rate_limit_wait(response)
+            if limit is not None:
+                wait, kind = limit
+                if wait > self.max_rate_limit_wait or waits >= 3:
+                    raise RateLimited(datetime.now(UTC) + timedelta(seconds=wait), kind)
+                log.warning("GitHub %s rate limit on %s; waiting %.1fs", kind, url, wait)
+                self.stats["rate_limit_waits"] += 1
+                waits += 1
+                self._sleep(wait)
+                continue
+            if response.status_code >= 500:
+                if attempt >= self.max_retries:
+                    raise SourceUnavailable(
+                        f"GitHub answered {response.status_code} for {url} after {attempt + 1} tries"
+                    )
+                self._retry(attempt, f"HTTP {response.status_code} on {url}")
+                attempt += 1
+                continue
+            return response
+
+    def _retry(self, attempt: int, why: str) -> None:
+        delay = self._backoff(attempt)
+        log.warning("retrying GitHub request in %.2fs (%s)", delay, why)
+        self.stats["retries"] += 1
+        self._sleep(delay)
+
+    def _get_json(self, username: str, url: str) -> tuple[Any, httpx.Headers | None]:
+        """GET with ETag reuse. Returns (body, headers) or (_NOT_FOUND, None) on 404."""
+        cached = self.etags.get(username, url)
+        headers = {"If-None-Match": cached[0]} if cached else None
+        response = self._send("GET", url, headers=headers)
+        if response.status_code == 304 and cached:
+            self.stats["not_modified"] += 1
+            return cached[1], response.headers
+        if response.status_code == 404:
+            return _NOT_FOUND, None
+        self._raise_for_status(response, url)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise SourceError(f"GitHub sent a body that is not JSON for {url}") from exc
+        if response.headers.get("etag"):
+            self.etags.put(username, url, response.headers["etag"], body)
+        return body, response.headers
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response, url: str) -> None:
+        if response.status_code == 401:
+            raise SourceAuthError(f"GitHub refused the token (401) for {url}")
+        if response.status_code == 403:
+            raise SourceAuthError(f"GitHub refused access (403) to {url}")
+        if response.status_code >= 400:
+            raise SourceError(f"GitHub answered {response.status_code} for {url}")
+
+    # -- listing -----------------------------------------------------------------------------
+    def list_repos(self, username: str) -> list[dict[str, Any]]:
+        user = quote(validate_username(username))
+        url: str | None = f"{self.api_url}/users/{user}/repos?per_page=100&type=owner&sort=full_name"
+        repos: list[dict[str, Any]] = []
+        pages = 0
+        while url:
+            body, headers = self._get_json(username, url)
+            if body is _NOT_FOUND:
+                raise UserNotFound(f"GitHub user {username!r} not found")
+            if not isinstance(body, list):
+                raise SourceError(f"GitHub repo listing for {username!r} is not a list")
+            repos.extend(repo for repo in body if isinstance(repo, dict) and repo.get("name"))
+            pages += 1
+            match = _LINK_NEXT.search(headers.get("link", "")) if headers is not None else None
+            url = match.group(1) if match else None
+            if pages > 1000:
+                raise SourceError("more than 1000 pages of repos; refusing to continue")
+        return repos
+
+    # -- documents ---------------------------------------------------------------------------
+    def _repo_url(self, username: str, repo: str) -> str:
+        return f"{self.api_url}/repos/{quote(validate_username(username))}/{quote(validate_repo_name(repo))}"
+
+    def _file(self, username: str, repo: str, path: str, docs: RepoDocuments) -> str | None:
+        body, _headers = self._get_json(username, f"{self._repo_url(username, repo)}/contents/{quote(path)}")
+        if body is _NOT_FOUND or not isinstance(body, dict) or body.get("type") != "file":
+            return None
+        content = body.get("content")
+        if not content:
+            if body.get("size"):
+                docs.warnings.append(f"{path}: content not inlined by GitHub (file over 1 MB); skipped")
+            return None
+        return decode_content(content, path, docs)
+
+    def _tree(self, username: str, repo: str, branch: str, docs: RepoDocuments) -> None:
+        url = f"{self._repo_url(username, repo)}/git/trees/{quote(branch, safe='')}?recursive=1"
+        body, _headers = self._get_json(username, url)
+        if body is _NOT_FOUND or not isinstance(body, dict):
+            return  # an empty repository has no tree
+        docs.paths = [e["path"] for e in body.get("tree", []) if e.get("type") == "blob" and e.get("path")]
+        docs.tree_truncated = bool(body.get("truncated"))
+
+    def _languages(self, username: str, repo: str) -> dict[str, int]:
+        body, _headers = self._get_json(username, f"{self._repo_url(username, repo)}/languages")
+        return body if isinstance(body, dict) else {}
+
+    def fetch_documents(self, username: str, repo: Mapping[str, Any]) -> RepoDocuments:
+        name = validate_repo_name(repo["name"])
+        docs = RepoDocuments()
+        fetched = self._graphql_documents(username, name, repo, docs) if self.graphql_batch else set()
+        for field_name, path in DOCUMENT_PATHS.items():
+            if field_name not in fetched:
+                setattr(docs, field_name, self._file(username, name, path, docs))
+        self._tree(username, name, repo.get("default_branch") or "HEAD", docs)
+        docs.languages = self._languages(username, name)
+        return docs
+
+    def _graphql_documents(
+        self, username: str, name: str, repo: Mapping[str, Any], docs: RepoDocuments
+    ) -> set[str]:
+        """Fetch the documents in one query; return the fields it settled (the rest go over REST)."""
+        branch = repo.get("default_branch") or "HEAD"
+        aliases = {f"f{i}": (field_name, path) for i, (field_name, path) in enumerate(DOCUMENT_PATHS.items())}
+        selections = " ".join(
+            f'{alias}: object(expression: "{branch}:{path}") {{ ... on Blob {{ text isBinary isTruncated }} }}'
+            for alias, (_field, path) in aliases.items()
+        )
+        query = (
+            "query($owner: String!, $name: String!) "
+            f"{{ repository(owner: $owner, name: $name) {{ {selections} }} }}"
+        )
+        response = self._send("POST", self.graphql_url, json_body={
+            "query": query, "variables": {"owner": username, "name": name},
+        })
+        if response.status_code != 200:
+            docs.warnings.append(f"GraphQL batch fetch answered {response.status_code}; used REST")
+            return set()
+        try:
+            payload = response.json()
+        except ValueError:
+            docs.warnings.append("GraphQL batch fetch sent invalid JSON; used REST")
+            return set()
+        repository = ((payload.get("data") or {}).get("repository")) if isinstance(payload, dict) else None
+        if payload.get("errors") or not isinstance(repository, dict):
+            messages = "; ".join(str(e.get("message", e)) for e in payload.get("errors") or [])[:300]
+            log.warning("GraphQL batch fetch for %s/%s failed (%s); falling back to REST", username, name, messages)
+            docs.warnings.append(f"GraphQL errors ({messages or 'no repository'}); used REST")
+            return set()
+        settled = set()
+        for alias, (field_name, _path) in aliases.items():
+            blob = repository.get(alias)
+            if blob is None:
+                settled.add(field_name)  # absent file
+            elif isinstance(blob, dict) and not blob.get("isBinary") and not blob.get("isTruncated"):
+                setattr(docs, field_name, blob.get("text"))
+                settled.add(field_name)
+        return settled
+
+
+def decode_content(content: str, path: str, docs: RepoDocuments) -> str | None:
+    """Decode GitHub's base64 ``content`` (with its embedded newlines) as UTF-8, or warn and skip."""
+    try:
+        raw = base64.b64decode("".join(content.split()), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        docs.warnings.append(f"{path}: content is not valid base64; skipped")
+    except UnicodeDecodeError:
+        docs.warnings.append(f"{path}: content is not UTF-8 text; skipped")
+    return None

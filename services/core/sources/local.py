@@ -1,0 +1,145 @@
+"""A repo source backed by a local folder ``<root>/<username>/<repo>/``.
+
+Each repo folder holds any of the four root documents and, optionally:
+
+- ``_repo.json``: the GitHub repo object (id, updated_at, pushed_at, size, default_branch,
+  language, description, topics, languages...). Without it, metadata is derived from the folder
+  (id from a CRC of ``user/repo``, times from file modification times), so any checkout works.
+- ``_tree.tsv``: the repo's file listing (``mode<TAB>type<TAB>size<TAB>path``, as ``git ls-tree
+  -r -l`` prints it). Without it, the folder itself is walked.
+
+The embedded default points at the sample portfolio shipped with the package
+(:func:`sample_portfolio_root`): the real documents of the legacy default user ``yungryce`` and a
+small second user ``octocat``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from services.core.filetypes import categorize_extension, extension_of, language_of_extension
+from services.core.names import validate_repo_name, validate_username
+from services.core.records import RepoDocuments
+from services.core.sources.base import DOCUMENT_PATHS, RepoSource, UserNotFound
+
+_PRIVATE_FILES = {"_repo.json", "_tree.tsv"}
+
+
+def sample_portfolio_root() -> Path:
+    """Folder of the sample portfolio shipped as package data."""
+    return Path(str(resources.files("services.core").joinpath("sample_portfolio")))
+
+
+def read_tree(path: Path) -> list[tuple[str, int]]:
+    """``(path, size)`` of every blob in a ``git ls-tree -r -l`` listing."""
+    entries = []
+    for line in path.read_text("utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[1] == "blob":
+            size = int(parts[2]) if parts[2].strip().isdigit() else 0
+            entries.append((parts[3], size))
+    return entries
+
+
+def languages_from_tree(entries: list[tuple[str, int]]) -> dict[str, int]:
+    """GitHub-style ``{Language: bytes}`` from file sizes, using Linguist's extension table."""
+    totals: dict[str, int] = {}
+    for path, size in entries:
+        ext = extension_of(path)
+        if ext and categorize_extension(ext) in ("programming", "markup"):
+            language = language_of_extension(ext)
+            if language:
+                totals[language] = totals.get(language, 0) + size
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+class LocalSource(RepoSource):
+    """Repos from folders on disk.
+
+    Parameters:
+      root(str | Path): the folder holding one sub-folder per user.
+    """
+
+    name = "local"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalSource({str(self.root)!r})"
+
+    def _user_dir(self, username: str) -> Path:
+        folder = self.root / validate_username(username)
+        if not folder.is_dir():
+            raise UserNotFound(f"user {username!r} not found under {self.root}")
+        return folder
+
+    def _tree(self, folder: Path) -> list[tuple[str, int]]:
+        listing = folder / "_tree.tsv"
+        if listing.is_file():
+            return read_tree(listing)
+        entries = []
+        for dirpath, dirnames, files in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            for filename in sorted(files):
+                full = Path(dirpath) / filename
+                relative = full.relative_to(folder).as_posix()
+                if relative not in _PRIVATE_FILES:
+                    entries.append((relative, full.stat().st_size))
+        return entries
+
+    def _metadata(self, username: str, folder: Path) -> dict[str, Any]:
+        explicit = folder / "_repo.json"
+        repo: dict[str, Any] = json.loads(explicit.read_text("utf-8")) if explicit.is_file() else {}
+        name = folder.name
+        if not repo:
+            entries = self._tree(folder)
+            newest = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0.0)
+            stamp = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            languages = languages_from_tree(entries)
+            repo = {
+                "id": zlib.crc32(f"{username}/{name}".encode()),
+                "created_at": stamp,
+                "updated_at": stamp,
+                "pushed_at": stamp,
+                "size": sum(size for _path, size in entries) // 1024,
+                "default_branch": "main",
+                "language": next(iter(languages), None),
+                "languages": languages,
+                "description": None,
+                "topics": [],
+            }
+        repo.setdefault("name", name)
+        repo.setdefault("full_name", f"{username}/{name}")
+        repo.setdefault("owner", {"login": username, "url": f"https://api.github.com/users/{username}"})
+        repo.setdefault("html_url", f"https://github.com/{username}/{name}")
+        repo.setdefault("fork", False)
+        repo.setdefault("visibility", "public")
+        return repo
+
+    def list_repos(self, username: str) -> list[dict[str, Any]]:
+        folder = self._user_dir(username)
+        repos = [self._metadata(username, child) for child in folder.iterdir() if child.is_dir()]
+        return sorted(repos, key=lambda repo: repo["name"].lower())  # GitHub's sort=full_name
+
+    def fetch_documents(self, username: str, repo: Mapping[str, Any]) -> RepoDocuments:
+        folder = self._user_dir(username) / validate_repo_name(repo["name"])
+        docs = RepoDocuments()
+        for field_name, path in DOCUMENT_PATHS.items():
+            file = folder / path
+            if file.is_file():
+                setattr(docs, field_name, file.read_text("utf-8", errors="replace"))
+        entries = self._tree(folder)
+        docs.paths = [path for path, _size in entries]
+        docs.languages = dict(repo.get("languages") or languages_from_tree(entries))
+        return docs
+
+    def users(self) -> list[str]:
+        return sorted(child.name for child in self.root.iterdir() if child.is_dir())

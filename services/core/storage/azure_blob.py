@@ -1,0 +1,223 @@
+"""Azure Blob Storage backend (``azure-storage-blob``), used in production and tested on Azurite.
+
+Authentication is either a connection string or an account URL with ``DefaultAzureCredential``
+(managed identity in Azure). Conditional writes map onto Blob's own: ``create_only`` is
+``If-None-Match: *`` (409 ``BlobAlreadyExists``), ``if_match`` is ``If-Match: <etag>`` (412).
+The container is created on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobBlock, BlobServiceClient, ContentSettings
+
+from services.core.storage.base import (
+    AlreadyExists,
+    BlobInfo,
+    BlobNotFound,
+    Metadata,
+    PreconditionFailed,
+    StorageBackend,
+    StorageUnavailable,
+    StoredBlob,
+    resolve_metadata,
+    validate_key,
+    validate_metadata,
+    validate_prefix,
+)
+
+#: Bytes per staged block when a blob is written from a stream of chunks.
+BLOCK_SIZE = 4 * 1024 * 1024
+
+
+class AzureBlobBackend(StorageBackend):
+    """Blobs in one Azure Storage container.
+
+    Parameters:
+      container(str): the container name, created when missing.
+      connection_string(str | None): a storage connection string (Azurite, or key-based access).
+      account_url(str | None): ``https://<account>.blob.core.windows.net``, used with
+        ``DefaultAzureCredential`` when no connection string is given.
+      api_version(str | None): pin the REST API version (for emulators); the SDK's default if None.
+    """
+
+    name = "azure"
+
+    def __init__(
+        self,
+        container: str,
+        *,
+        connection_string: str | None = None,
+        account_url: str | None = None,
+        api_version: str | None = None,
+    ) -> None:
+        options: dict[str, Any] = {"api_version": api_version} if api_version else {}
+        if connection_string:
+            service = BlobServiceClient.from_connection_string(connection_string, **options)
+        elif account_url:
+            from azure.identity import DefaultAzureCredential
+
+            service = BlobServiceClient(account_url, credential=DefaultAzureCredential(), **options)
+        else:
+            raise ValueError("AzureBlobBackend needs a connection string or an account URL")
+        self._service = service
+        self._container = service.get_container_client(container)
+        self._container_ready = False
+        self.container_name = container
+
+    def __repr__(self) -> str:
+        return f"AzureBlobBackend(container={self.container_name!r}, url={self._service.url!r})"
+
+    def _ensure_container(self) -> None:
+        if self._container_ready:
+            return
+        try:
+            self._container.create_container()
+        except ResourceExistsError:
+            pass
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot reach blob container {self.container_name}: {exc}") from exc
+        self._container_ready = True
+
+    @staticmethod
+    def _info(key: str, props: Any, size: int | None = None) -> BlobInfo:
+        return BlobInfo(
+            key=key,
+            size=props.size if size is None else size,
+            etag=props.etag,
+            last_modified=props.last_modified,
+            metadata=dict(props.metadata or {}),
+        )
+
+    def get(self, key: str) -> StoredBlob:
+        self._ensure_container()
+        try:
+            downloader = self._container.download_blob(validate_key(key))
+            data = downloader.readall()
+        except ResourceNotFoundError:
+            raise BlobNotFound(key) from None
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
+        return StoredBlob(data=data, info=self._info(key, downloader.properties, len(data)))
+
+    def head(self, key: str) -> BlobInfo:
+        self._ensure_container()
+        try:
+            props = self._container.get_blob_client(validate_key(key)).get_blob_properties()
+        except ResourceNotFoundError:
+            raise BlobNotFound(key) from None
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
+        return self._info(key, props)
+
+    def put(
+        self,
+        key: str,
+        data: bytes | Iterable[bytes],
+        *,
+        metadata: Metadata = None,
+        content_type: str = "application/json",
+        create_only: bool = False,
+        if_match: str | None = None,
+    ) -> BlobInfo:
+        self._ensure_container()
+        blob = self._container.get_blob_client(validate_key(key))
+        conditions: dict[str, Any] = {}
+        if if_match is not None:
+            conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
+        elif create_only:
+            conditions = {"match_condition": MatchConditions.IfMissing}
+        settings = ContentSettings(content_type=content_type)
+        try:
+            if isinstance(data, bytes | bytearray | memoryview):
+                body = bytes(data)
+                clean = validate_metadata(resolve_metadata(metadata))
+                result = blob.upload_blob(
+                    body, metadata=clean, content_settings=settings, overwrite=not create_only, **conditions
+                )
+                size = len(body)
+            else:
+                block_ids, size = self._stage_blocks(blob, data)
+                clean = validate_metadata(resolve_metadata(metadata))
+                result = blob.commit_block_list(
+                    [BlobBlock(block_id) for block_id in block_ids],
+                    metadata=clean, content_settings=settings, **conditions,
+                )
+        except ResourceExistsError:
+            raise AlreadyExists(key) from None
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise PreconditionFailed(key) from None
+        except AzureError as exc:
+            status = getattr(exc, "status_code", None)
+            if status == 412:
+                raise PreconditionFailed(key) from None
+            if status == 409 and create_only:
+                raise AlreadyExists(key) from None
+            raise StorageUnavailable(f"cannot write {key}: {exc}") from exc
+        return BlobInfo(key, size, result["etag"], result["last_modified"], clean)
+
+    @staticmethod
+    def _stage_blocks(blob: Any, chunks: Iterable[bytes]) -> tuple[list[str], int]:
+        """Upload chunks as blocks of up to BLOCK_SIZE bytes; nothing is visible until the commit."""
+        block_ids: list[str] = []
+        buffer = bytearray()
+        size = 0
+
+        def stage(part: bytes) -> None:
+            block_id = base64.b64encode(f"{len(block_ids):08d}-{uuid.uuid4().hex}".encode()).decode()
+            blob.stage_block(block_id, part)
+            block_ids.append(block_id)
+
+        for chunk in chunks:
+            buffer += chunk
+            size += len(chunk)
+            while len(buffer) >= BLOCK_SIZE:
+                stage(bytes(buffer[:BLOCK_SIZE]))
+                del buffer[:BLOCK_SIZE]
+        if buffer or not block_ids:
+            stage(bytes(buffer))
+        return block_ids, size
+
+    def delete(self, key: str, *, if_match: str | None = None) -> bool:
+        self._ensure_container()
+        kwargs: dict[str, Any] = {}
+        if if_match is not None:
+            kwargs.update(etag=if_match, match_condition=MatchConditions.IfNotModified)
+        try:
+            self._container.delete_blob(validate_key(key), **kwargs)
+        except ResourceNotFoundError:
+            return False
+        except ResourceModifiedError:
+            raise PreconditionFailed(key) from None
+        except AzureError as exc:
+            if getattr(exc, "status_code", None) == 412:
+                raise PreconditionFailed(key) from None
+            raise StorageUnavailable(f"cannot delete {key}: {exc}") from exc
+        return True
+
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+        self._ensure_container()
+        validate_prefix(prefix)
+        try:
+            for props in self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
+                yield self._info(props.name, props)
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot list {prefix!r}: {exc}") from exc
+
+    def check(self) -> None:
+        self._container_ready = False
+        self._ensure_container()
+
+    def close(self) -> None:
+        self._service.close()

@@ -1,0 +1,1 @@
+"""The merge service: combine per-repo records into the user's bundle."""

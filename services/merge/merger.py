@@ -1,0 +1,52 @@
+"""Merge per-repo records into a bundle, streaming, in batches (never the whole portfolio in memory).
+
+Records are read in batches of :data:`BATCH_SIZE` in listing order, encoded, written to storage as
+one streamed blob, and their fingerprints fed to an incremental bundle fingerprint. The bundle
+appears atomically when the write completes; readers see the old bundle until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from services.core.cache import BundleCache, encode_record
+from services.core.fingerprints import BundleFingerprint
+
+#: Records read and encoded per batch.
+BATCH_SIZE = 50
+
+
+@dataclass
+class MergeResult:
+    """What a merge wrote."""
+
+    bundle_fingerprint: str
+    repos_count: int
+    missing: list[str] = field(default_factory=list)
+
+
+def merge_bundle(
+    cache: BundleCache, username: str, repo_names: Sequence[str], *, batch_size: int = BATCH_SIZE
+) -> MergeResult:
+    """Write the bundle of ``repo_names`` (listing order) from stored records; skip absent ones."""
+    digest = BundleFingerprint()
+    missing: list[str] = []
+
+    def encoded_records() -> Iterator[bytes]:
+        for start in range(0, len(repo_names), batch_size):
+            batch = []
+            for name in repo_names[start:start + batch_size]:
+                cached = cache.load_record(username, name)
+                if cached is None:
+                    missing.append(name)
+                    continue
+                batch.append(cached.data)
+            for record in batch:
+                digest.add(record.get("fingerprint", ""))
+                yield encode_record(record)
+
+    # the fingerprint is known only once the stream is consumed; the storage backend asks for the
+    # metadata after the last chunk, so body and fingerprint are published together
+    cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
+    return MergeResult(bundle_fingerprint=digest.hexdigest(), repos_count=len(digest), missing=missing)
