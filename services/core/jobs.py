@@ -107,10 +107,15 @@ class Progress:
 
 @dataclass(frozen=True)
 class RepoRecorded:
-    """What :meth:`JobStore.record_repo` did: whether this call counted, and the progress after it."""
+    """What :meth:`JobStore.record_repo` did: whether this call counted, and how many repos are done."""
 
     counted: bool
-    progress: Progress
+    done: int
+    total: int | None
+
+    @property
+    def all_done(self) -> bool:
+        return self.total is not None and self.done >= self.total
 
 
 class JobStore:
@@ -202,7 +207,8 @@ class JobStore:
             counted = False
             if outcome == REPO_COMPLETED:
                 counted = self._upgrade_to_completed(key, body, metadata)
-        return RepoRecorded(counted=counted, progress=self.progress(job_id))
+        total = self.get(job_id).total
+        return RepoRecorded(counted=counted, done=self.storage.count(job_repos_prefix(job_id)), total=total)
 
     def _upgrade_to_completed(self, key: str, body: bytes, metadata: dict[str, str]) -> bool:
         for _attempt in range(MAX_CAS_ATTEMPTS):

@@ -142,6 +142,10 @@ class StorageBackend(ABC):
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
         """Every blob whose key starts with ``prefix``, with metadata, in key order."""
 
+    def count(self, prefix: str) -> int:
+        """Number of blobs under ``prefix``; backends override it when names alone suffice."""
+        return sum(1 for _info in self.list(prefix))
+
     def exists(self, key: str) -> bool:
         try:
             self.head(key)

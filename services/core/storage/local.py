@@ -214,12 +214,12 @@ class LocalBackend(StorageBackend):
             path.unlink()
             return True
 
-    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+    def _keys(self, prefix: str) -> list[str]:
         validate_prefix(prefix)
         folder = prefix.rpartition("/")[0]
         start = self._blobs / folder if folder else self._blobs
         if not start.is_dir():
-            return
+            return []
         found: list[str] = []
         for dirpath, _dirs, files in os.walk(start):
             relative = Path(dirpath).relative_to(self._blobs).as_posix()
@@ -227,7 +227,13 @@ class LocalBackend(StorageBackend):
                 key = filename if relative == "." else f"{relative}/{filename}"
                 if key.startswith(prefix):
                     found.append(key)
-        for key in sorted(found):
+        return sorted(found)
+
+    def count(self, prefix: str) -> int:
+        return len(self._keys(prefix))
+
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+        for key in self._keys(prefix):
             try:
                 yield self.head(key)
             except BlobNotFound:

@@ -1,0 +1,1 @@
+"""The CloudFolio router: the public bundle API in front of the queue path and the legacy path."""

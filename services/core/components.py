@@ -1,0 +1,44 @@
+"""Build the configured storage backend and repo source from :class:`Settings` (one place only)."""
+
+from __future__ import annotations
+
+from services.core.settings import Settings
+from services.core.sources import RepoSource
+from services.core.sources.etags import StorageEtagCache
+from services.core.sources.local import LocalSource, sample_portfolio_root
+from services.core.storage import StorageBackend
+
+
+def make_storage(settings: Settings) -> StorageBackend:
+    """The storage backend the settings name: a local folder under the data dir, or Azure Blob."""
+    if settings.storage == "azure":
+        from services.core.storage.azure_blob import AzureBlobBackend
+
+        return AzureBlobBackend(
+            settings.storage_container,
+            connection_string=settings.storage_connection_string or None,
+            account_url=settings.storage_account_url or None,
+            api_version=settings.storage_api_version or None,
+        )
+    from services.core.storage.local import LocalBackend
+
+    return LocalBackend(settings.data_path / "storage")
+
+
+def make_source(settings: Settings, storage: StorageBackend | None = None) -> RepoSource:
+    """The repo source the settings name; GitHub shares ETags through ``storage`` when given."""
+    if settings.repo_source == "github":
+        from services.core.sources.github import GitHubSource
+
+        return GitHubSource(
+            settings.github_api_url,
+            token=settings.github_token or None,
+            timeout=settings.github_timeout,
+            max_retries=settings.github_max_retries,
+            max_rate_limit_wait=settings.github_max_rate_limit_wait,
+            graphql_batch=settings.graphql_batch,
+            etag_cache=StorageEtagCache(storage) if storage is not None else None,
+        )
+    if settings.repo_source == "local":
+        return LocalSource(settings.local_source_dir)
+    return LocalSource(sample_portfolio_root())

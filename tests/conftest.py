@@ -1,0 +1,58 @@
+"""Shared fixtures: real servers started once per session, fresh state per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.core.sources.local import sample_portfolio_root
+from services.core.storage.local import LocalBackend
+from tests.support.github_server import FakeGitHub, ServerThread, start_github_server
+from tests.support.services import azurite
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string() -> Iterator[str]:
+    with azurite() as connection_string:
+        yield connection_string
+
+
+@pytest.fixture
+def azure_storage(azurite_connection_string: str):
+    from services.core.storage.azure_blob import AzureBlobBackend
+
+    backend = AzureBlobBackend(f"test-{uuid.uuid4().hex[:12]}", connection_string=azurite_connection_string)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def local_storage(tmp_path: Path) -> LocalBackend:
+    return LocalBackend(tmp_path / "storage")
+
+
+@pytest.fixture(params=["local", "azure"])
+def storage(request: pytest.FixtureRequest):
+    """Every storage test runs against both backends."""
+    return request.getfixturevalue(f"{request.param}_storage")
+
+
+@pytest.fixture(scope="session")
+def github_server() -> Iterator[tuple[FakeGitHub, ServerThread]]:
+    state, server = start_github_server()
+    state.load_local(sample_portfolio_root())
+    state.add_generated_user("bigfolio", 250)
+    yield state, server
+    server.stop()
+
+
+@pytest.fixture
+def github(github_server: tuple[FakeGitHub, ServerThread]) -> Iterator[FakeGitHub]:
+    """The session's GitHub test server with faults and request log cleared for this test."""
+    state, _server = github_server
+    state.clear()
+    yield state
+    state.clear()

@@ -1,0 +1,121 @@
+"""Jobs on storage: idempotent per-repo completion, one merge claim, terminal states, expiry."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from services.core.jobs import COMPLETED, FAILED, PROCESSING, REPO_FAILED, JobNotFound, JobStore
+from services.core.storage import StorageBackend
+from services.core.storage.local import LocalBackend
+
+
+def test_create_and_read(storage: StorageBackend) -> None:
+    jobs = JobStore(storage)
+    job = jobs.create("yungryce", mode="shadow", force=True)
+    read = jobs.get(job.job_id)
+    assert (read.username, read.mode, read.force, read.status, read.total) == ("yungryce", "shadow", True,
+                                                                               "pending", None)
+    assert storage.head(f"jobs/{job.job_id}/job.json").metadata["username"] == "yungryce"
+
+
+def test_unknown_and_malformed_ids_read_as_not_found(storage: StorageBackend) -> None:
+    jobs = JobStore(storage)
+    for job_id in ["0" * 32, "../../etc", "x"]:
+        with pytest.raises(JobNotFound):
+            jobs.get(job_id)
+
+
+def test_expired_job_reads_as_not_found(local_storage: LocalBackend) -> None:
+    jobs = JobStore(local_storage, ttl_seconds=1)
+    job = jobs.create("octocat")
+    assert jobs.get(job.job_id).job_id == job.job_id
+    time.sleep(1.1)
+    with pytest.raises(JobNotFound):
+        jobs.get(job.job_id)
+
+
+def test_progress_counts_each_repo_once(storage: StorageBackend) -> None:
+    jobs = JobStore(storage)
+    job = jobs.create("octocat")
+    assert jobs.set_total(job.job_id, 3).status == PROCESSING
+    first = jobs.record_repo(job.job_id, "a")
+    again = jobs.record_repo(job.job_id, "a")
+    assert first.counted and not again.counted
+    assert (again.done, again.total, again.all_done) == (1, 3, False)
+    jobs.record_repo(job.job_id, "b", outcome=REPO_FAILED, error="HTTP 500")
+    last = jobs.record_repo(job.job_id, "c")
+    assert (last.done, last.all_done) == (3, True)
+    progress = jobs.progress(job.job_id)
+    assert (progress.completed, progress.failed, progress.all_done) == (2, 1, True)
+    assert progress.failed_repos == {"b": "HTTP 500"}
+
+
+def test_a_replayed_success_replaces_a_failure_but_never_the_reverse(storage: StorageBackend) -> None:
+    jobs = JobStore(storage)
+    job = jobs.create("octocat")
+    jobs.set_total(job.job_id, 1)
+    jobs.record_repo(job.job_id, "a", outcome=REPO_FAILED, error="boom")
+    upgraded = jobs.record_repo(job.job_id, "a")
+    assert upgraded.counted and upgraded.done == 1
+    assert (jobs.progress(job.job_id).completed, jobs.progress(job.job_id).failed) == (1, 0)
+    downgraded = jobs.record_repo(job.job_id, "a", outcome=REPO_FAILED, error="late failure")
+    assert not downgraded.counted and jobs.progress(job.job_id).completed == 1
+
+
+def test_merge_claim_is_won_once_per_generation(storage: StorageBackend) -> None:
+    jobs = JobStore(storage)
+    job = jobs.create("octocat")
+    assert jobs.claim_merge(job.job_id) is True
+    assert jobs.claim_merge(job.job_id) is False
+    assert jobs.claim_merge(job.job_id, generation=1) is True
+
+
+def test_terminal_states(storage: StorageBackend) -> None:
+    jobs = JobStore(storage)
+    done = jobs.create("octocat")
+    completed = jobs.complete(done.job_id, bundle_fingerprint="f" * 32, repos_count=3, failed_repos={"x": "e"})
+    assert (completed.status, completed.bundle_fingerprint, completed.failed_repos) == (
+        COMPLETED, "f" * 32, [{"repo": "x", "error": "e"}])
+    assert jobs.fail(done.job_id, "sweeper").status == COMPLETED, "a completed job keeps its result"
+    broken = jobs.create("octocat")
+    failed = jobs.fail(broken.job_id, "no repo could be merged")
+    assert failed.status == FAILED and failed.reasons == ["no repo could be merged"] and failed.finished_at
+    assert jobs.set_total(broken.job_id, 5).status == FAILED, "a terminal job is not reopened"
+
+
+def _record_all(root: str, job_id: str, seed: int, repos: int, queue: multiprocessing.Queue) -> None:
+    jobs = JobStore(LocalBackend(root))
+    names = [f"repo-{i:03d}" for i in range(repos)]
+    random.Random(seed).shuffle(names)
+    claims = 0
+    for name in names:
+        recorded = jobs.record_repo(job_id, name)
+        if recorded.all_done and jobs.claim_merge(job_id):
+            claims += 1
+    queue.put(claims)
+
+
+def test_eight_processes_recording_200_repos_end_with_200_and_one_merge_claim(tmp_path: Path) -> None:
+    # Given a job of 200 repos, when 8 processes each record every repo (so every completion is
+    # delivered 8 times, in different orders), then exactly 200 count and one merge is claimed.
+    root = str(tmp_path / "storage")
+    jobs = JobStore(LocalBackend(root))
+    job = jobs.create("yungryce")
+    jobs.set_total(job.job_id, 200)
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()
+    processes = [context.Process(target=_record_all, args=(root, job.job_id, seed, 200, results)) for seed in range(8)]
+    for process in processes:
+        process.start()
+    claims = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    progress = jobs.progress(job.job_id)
+    assert (progress.completed, progress.failed, progress.total) == (200, 0, 200)
+    assert sum(claims) == 1

@@ -1,0 +1,69 @@
+"""Start real servers for tests (Azurite) and the skip-locally / fail-in-CI rule."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.github_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+AZURITE_BIN = ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail under CI: a missing server can never pass silently in CI."""
+    if in_ci():
+        pytest.fail(f"required test service unavailable under CI: {reason}")
+    pytest.skip(reason)
+
+
+@contextmanager
+def azurite() -> Iterator[str]:
+    """Run Azurite's blob service on a free loopback port; yield its connection string."""
+    if not AZURITE_BIN.exists():
+        unavailable(f"Azurite is not installed at {AZURITE_BIN} (scripts/test.sh installs it)")
+    if shutil.which("node") is None:
+        unavailable("node is not installed")
+    port = free_port()
+    location = tempfile.mkdtemp(prefix="azurite-")
+    process = subprocess.Popen(
+        [str(AZURITE_BIN), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--location", location,
+         "--blobHost", "127.0.0.1", "--blobPort", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    endpoint = f"http://127.0.0.1:{port}/devstoreaccount1"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(endpoint + "?comp=list", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    unavailable(f"Azurite did not start: {error[-500:]}")
+                time.sleep(0.1)
+        yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+               f"BlobEndpoint={endpoint};")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(location, ignore_errors=True)
