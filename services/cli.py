@@ -69,7 +69,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
     def planned(count: int) -> None:
         nonlocal bar
-        bar = tqdm(total=count, desc=f"syncing {username}", unit="repo", disable=args.quiet or None)
+        bar = tqdm(total=count, desc=f"syncing {username}", unit="repo", disable=args.quiet, mininterval=0.2)
 
     def repo_done(name: str, ok: bool) -> None:
         if bar is not None:
@@ -83,9 +83,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         source.close()
-    state = "cached (nothing changed)" if result.cached else f"{len(result.synced)} synced"
     print(f"bundle fingerprint: {result.bundle_fingerprint}")
-    print(f"repos: {result.repos_count} ({state}, {len(result.failed)} failed)")
+    if result.cached:
+        print(f"repos: {result.repos_count} (up to date, nothing synced)")
+    else:
+        print(f"repos: {result.repos_count} ({len(result.synced)} synced, {len(result.failed)} failed)")
     for name, error in sorted(result.failed.items()):
         print(f"  failed: {name}: {error}", file=sys.stderr)
     return RET_FAILED if result.failed and not result.repos_count else RET_OK
@@ -127,7 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     refresh.set_defaults(func=cmd_refresh)
 
-    config = commands.add_parser("config", help="print every setting and its current value (secrets masked)")
+    config = commands.add_parser(
+        "config", help="print every setting and its current value (secrets masked)",
+        description="Print every environment variable CloudFolio reads, with the value in force (secrets "
+        "shown as ****) and [set] where it differs from the default. Invalid values are reported with "
+        "the variable's name and exit code 2. README's configuration table lists the same variables.",
+    )
     config.set_defaults(func=cmd_config)
     return parser
 

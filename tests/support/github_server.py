@@ -106,8 +106,10 @@ class FakeGitHub:
             if documented:
                 files = {
                     "README.md": f"# {name}\n\nGenerated repo {index} of {username}.\n",
-                    ".repo-context.json": json.dumps({"project_identity": {"name": name, "description": f"repo {index}"},
-                                                      "tech_stack": {"primary": ["Python"]}}),
+                    ".repo-context.json": json.dumps({
+                        "project_identity": {"name": name, "description": f"repo {index}"},
+                        "tech_stack": {"primary": ["Python"]},
+                    }),
                 }
             self.add_repo(username, {
                 "id": 5_000_000 + index, "name": name, "updated_at": "2025-01-01T00:00:00Z",

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Shared set-up, sourced by serve.sh and test.sh: a project-local virtual environment (.venv) with
+# CloudFolio installed. Idempotent and fast when nothing changed: it reinstalls only when
+# pyproject.toml or the requested extras change.
+#
+#   ensure_venv            base install (router, workers, storage, sources)
+#   ensure_venv train,test also the training and test extras; torch is pinned to the 2.13.0 CPU wheel
+#                          first so no resolver ever pulls a multi-GB CUDA build
+#   ensure_azurite         Azurite (npm package) into .tools/, for the Blob backend tests
+
+CLOUDFOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$CLOUDFOLIO_ROOT/.venv"
+TORCH_VERSION="2.13.0"
+AZURITE_VERSION="3.37.0"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+ensure_venv() {
+    local extras="${1:-}"
+    local python="${PYTHON:-python3}"
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating virtual environment in .venv"
+        "$python" -m venv "$VENV"
+    fi
+    local want
+    want="$(cat "$CLOUDFOLIO_ROOT/pyproject.toml" | sha256sum | cut -c1-16):$extras"
+    local stamp="$VENV/.cloudfolio-install"
+    if [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then
+        return 0
+    fi
+    log "installing CloudFolio${extras:+ with extras [$extras]} (first run takes a minute or two)"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    if [[ "$extras" == *train* ]]; then
+        "$VENV/bin/python" -m pip install -q "torch==$TORCH_VERSION"
+    fi
+    local target="$CLOUDFOLIO_ROOT"
+    [ -n "$extras" ] && target="$CLOUDFOLIO_ROOT[$extras]"
+    "$VENV/bin/python" -m pip install -q -e "$target"
+    echo "$want" >> "$stamp"
+}
+
+ensure_node() {
+    command -v npm >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing Node.js and npm with apt-get"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+        log "npm is missing and cannot be installed here (not root); Blob tests will not run"
+        return 1
+    fi
+}
+
+ensure_azurite() {
+    local tools="$CLOUDFOLIO_ROOT/.tools"
+    if [ -x "$tools/node_modules/.bin/azurite-blob" ]; then
+        return 0
+    fi
+    ensure_node || return 1
+    log "installing Azurite $AZURITE_VERSION into .tools/ (npm)"
+    mkdir -p "$tools"
+    [ -f "$tools/package.json" ] || echo '{"name": "cloudfolio-test-tools", "private": true}' > "$tools/package.json"
+    (cd "$tools" && npm install --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null)
+}

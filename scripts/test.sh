@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything the tests need (idempotent), start nothing by hand, run lint and the suite.
+# Integration tests start their own servers (Azurite, the GitHub test server) on free loopback ports.
+# Extra arguments go to pytest (e.g. -k storage, -x).
+set -euo pipefail
+source "$(dirname "$0")/bootstrap.sh"
+ensure_venv "train,test"
+ensure_azurite || log "continuing without Azurite: Blob tests will skip locally and fail under CI=true"
+cd "$CLOUDFOLIO_ROOT"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+log "ruff"
+"$VENV/bin/ruff" check .
+log "pytest"
+set +e
+"$VENV/bin/python" -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    # pytest's exit 5: nothing was collected. That is never a pass for this project.
+    log "pytest collected no tests; failing"
+    exit 1
+fi
+exit "$status"

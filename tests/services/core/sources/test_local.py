@@ -1,0 +1,66 @@
+"""LocalSource: the sample portfolio and arbitrary folders look like GitHub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.core.errors import InvalidName
+from services.core.fingerprints import metadata_fingerprint
+from services.core.sources import UserNotFound
+from services.core.sources.local import LocalSource, sample_portfolio_root
+
+FIXTURES = Path(__file__).resolve().parents[4].parent / "shared" / "fixtures" / "legacy-samples" / "repos"
+
+
+def test_sample_portfolio_has_yungryce_and_octocat() -> None:
+    source = LocalSource(sample_portfolio_root())
+    assert source.users() == ["octocat", "yungryce"]
+    repos = source.list_repos("yungryce")
+    assert len(repos) == 16
+    assert [r["name"] for r in repos] == sorted((r["name"] for r in repos), key=str.lower)
+    assert len(source.list_repos("octocat")) == 3
+    for repo in repos:
+        for field in ("id", "updated_at", "pushed_at", "size", "default_branch", "language", "description", "topics"):
+            assert field in repo, (repo["name"], field)
+        assert repo["owner"]["login"] == "yungryce"
+
+
+def test_sample_documents_are_the_fixtures_byte_for_byte() -> None:
+    if not FIXTURES.is_dir():
+        pytest.skip("shared fixtures are not beside this checkout")
+    source = LocalSource(sample_portfolio_root())
+    for meta in source.list_repos("yungryce"):
+        docs = source.fetch_documents("yungryce", meta)
+        fixture = FIXTURES / meta["name"]
+        readme = fixture / "README.md"
+        assert docs.readme == (readme.read_text("utf-8") if readme.exists() else None)
+        context = fixture / ".repo-context.json"
+        assert docs.repo_context == (context.read_text("utf-8") if context.exists() else None)
+
+
+def test_folder_without_metadata_gets_derived_stable_metadata(tmp_path: Path) -> None:
+    repo = tmp_path / "alice" / "tool"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "main.py").write_text("print('hi')\n")
+    (repo / "README.md").write_text("# tool\n")
+    (repo / ".repo-context.json").write_text(json.dumps({"project_identity": {"name": "tool"}}))
+    source = LocalSource(tmp_path)
+    [meta] = source.list_repos("alice")
+    assert meta["language"] == "Python" and meta["default_branch"] == "main"
+    assert metadata_fingerprint(meta) == metadata_fingerprint(source.list_repos("alice")[0])
+    docs = source.fetch_documents("alice", meta)
+    assert sorted(docs.paths) == [".repo-context.json", "README.md", "src/main.py"]
+
+
+def test_unknown_user_and_crafted_names(tmp_path: Path) -> None:
+    source = LocalSource(tmp_path)
+    with pytest.raises(UserNotFound):
+        source.list_repos("nobody")
+    with pytest.raises(InvalidName):
+        source.list_repos("../etc")
+    (tmp_path / "bob").mkdir()
+    with pytest.raises(InvalidName):
+        source.fetch_documents("bob", {"name": "../../etc"})

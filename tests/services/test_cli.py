@@ -1,0 +1,89 @@
+"""The ``cloudfolio`` command line, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
+from services.core.sources.local import LocalSource, sample_portfolio_root
+from tests.support.github_server import free_port
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["refresh"], ["config"]])
+def test_help_explains_each_command(command: list[str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: cloudfolio" in result.stdout and len(result.stdout) > 200
+
+
+def test_refresh_builds_the_sample_bundle_and_prints_its_fingerprint(tmp_path: Path) -> None:
+    source = LocalSource(sample_portfolio_root())
+    expected = bundle_fingerprint(metadata_fingerprint(r) for r in source.list_repos("yungryce"))
+    result = run_cli("refresh", "yungryce", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"bundle fingerprint: {expected}" in result.stdout
+    assert "repos: 16 (16 synced, 0 failed)" in result.stdout
+    assert "syncing yungryce" in result.stderr, "a progress bar is shown"
+    again = run_cli("refresh", "yungryce", "--data-dir", str(tmp_path), "--quiet")
+    assert "up to date, nothing synced" in again.stdout and expected in again.stdout
+
+
+def test_invalid_configuration_names_the_variable_and_exits_2(tmp_path: Path) -> None:
+    result = run_cli("serve", "--data-dir", str(tmp_path), env={"CLOUDFOLIO_STORAGE": "s3"})
+    assert result.returncode == 2
+    assert "CLOUDFOLIO_STORAGE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_invalid_username_exits_2() -> None:
+    result = run_cli("refresh", "../etc")
+    assert result.returncode == 2 and "invalid username" in result.stderr
+
+
+def test_unknown_user_is_a_clear_failure(tmp_path: Path) -> None:
+    result = run_cli("refresh", "nobody", "--data-dir", str(tmp_path))
+    assert result.returncode == 1 and "UserNotFound" in result.stderr
+
+
+def test_config_masks_secrets() -> None:
+    result = run_cli("config", env={"GITHUB_TOKEN": "ghp_supersecret"})
+    assert result.returncode == 0 and "ghp_supersecret" not in result.stdout
+    assert "GITHUB_TOKEN" in result.stdout and "****" in result.stdout
+
+
+def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
+    assert run_cli("refresh", "octocat", "--data-dir", str(tmp_path), "-q").returncode == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
+    process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir",
+                                str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        assert health.status_code == 200
+        bundle = httpx.get(f"{base}/bundles/octocat", timeout=5)
+        assert bundle.status_code == 200 and len(bundle.json()["data"]) == 3
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
