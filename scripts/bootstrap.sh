@@ -61,3 +61,29 @@ ensure_azurite() {
     [ -f "$tools/package.json" ] || echo '{"name": "cloudfolio-test-tools", "private": true}' > "$tools/package.json"
     (cd "$tools" && npm install --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null)
 }
+
+rabbitmq_up() { rabbitmq-diagnostics -q ping >/dev/null 2>&1; }
+
+ensure_rabbitmq() {
+    # RabbitMQ on 127.0.0.1:5672 (guest/guest, loopback only), for the queue pipeline tests.
+    if rabbitmq_up; then
+        return 0
+    fi
+    if ! command -v rabbitmq-server >/dev/null 2>&1; then
+        if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+            log "installing RabbitMQ with apt-get"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+        else
+            log "RabbitMQ is missing and cannot be installed here (not root); queue tests will not run"
+            return 1
+        fi
+    fi
+    log "starting RabbitMQ"
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    for _ in $(seq 1 60); do
+        rabbitmq_up && return 0
+        sleep 1
+    done
+    log "RabbitMQ did not answer within 60 s"
+    return 1
+}

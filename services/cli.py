@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from services.core.errors import CloudfolioError, InvalidName, SettingsError
 from services.core.logs import configure_logging
@@ -29,7 +31,10 @@ def _load_settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "port", None):
         overrides["port"] = args.port
     settings = Settings.from_env(**overrides)
-    configure_logging(settings.log_level, settings.log_format)
+    level = settings.log_level
+    if getattr(args, "verbose", None) is False and level in ("debug", "info"):
+        level = "warning"  # keep a command's own output (a progress bar) readable
+    configure_logging(level, settings.log_format)
     return settings
 
 
@@ -54,43 +59,126 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from services.core.cache import BundleCache
-    from services.core.components import make_source, make_storage
-    from services.core.keys import CacheKeys, Namespace
+    from services.core.jobs import TERMINAL, JobNotFound
     from services.core.names import validate_username
-    from services.sync.inline import refresh_inline
+    from services.core.runtime import build_runtime
+    from services.pipeline import Pipeline
+    from services.workers import InProcessWorkers
 
     settings = _load_settings(args)
     username = validate_username(args.username)
-    storage = make_storage(settings)
-    source = make_source(settings, storage)
-    cache = BundleCache(storage, CacheKeys(Namespace.LIVE))
-    bar: tqdm | None = None
-
-    def planned(count: int) -> None:
-        nonlocal bar
-        bar = tqdm(total=count, desc=f"syncing {username}", unit="repo", disable=args.quiet, mininterval=0.2)
-
-    def repo_done(name: str, ok: bool) -> None:
-        if bar is not None:
-            bar.set_postfix_str(("" if ok else "FAILED ") + name[:30])
-            bar.update(1)
-
+    pipeline = Pipeline(build_runtime(settings))
+    jobs = pipeline.runtime.jobs
+    workers = InProcessWorkers(pipeline).start() if pipeline.runtime.broker_bundle.embedded else None
+    deadline = time.monotonic() + args.timeout
+    bar = None
     try:
-        result = refresh_inline(source, cache, username, force=args.force, on_planned=planned,
-                                on_repo_done=repo_done)
+        job = pipeline.submit_refresh(username, force=args.force)
+        where = "in this process" if workers else "by the workers on " + _redact(settings.broker_url)
+        print(f"job {job.job_id} queued ({where})", file=sys.stderr)
+        while True:
+            try:
+                job = jobs.get(job.job_id)
+            except JobNotFound:
+                print("the job expired before it finished", file=sys.stderr)
+                return RET_FAILED
+            if bar is None and job.total is not None:
+                bar = tqdm(total=job.total, desc=f"syncing {username}", unit="repo", disable=args.quiet,
+                           mininterval=0.2)
+            if bar is not None:
+                bar.n = jobs.progress(job.job_id).done
+                bar.refresh()
+            if job.status in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                print(f"gave up waiting after {args.timeout:.0f}s; the job goes on (id {job.job_id})",
+                      file=sys.stderr)
+                return RET_FAILED
+            time.sleep(0.1)
     finally:
         if bar is not None:
             bar.close()
-        source.close()
-    print(f"bundle fingerprint: {result.bundle_fingerprint}")
-    if result.cached:
-        print(f"repos: {result.repos_count} (up to date, nothing synced)")
+        if workers is not None:
+            workers.stop()
+        pipeline.runtime.close()
+    if job.status != "completed":
+        print(f"refresh failed: {'; '.join(job.reasons)}", file=sys.stderr)
+        return RET_FAILED
+    print(f"bundle fingerprint: {job.bundle_fingerprint}")
+    if job.total == 0:
+        print(f"repos: {job.repos_count} (up to date, nothing synced)")
     else:
-        print(f"repos: {result.repos_count} ({len(result.synced)} synced, {len(result.failed)} failed)")
-    for name, error in sorted(result.failed.items()):
-        print(f"  failed: {name}: {error}", file=sys.stderr)
-    return RET_FAILED if result.failed and not result.repos_count else RET_OK
+        print(f"repos: {job.repos_count} ({job.total - len(job.failed_repos)} synced, "
+              f"{len(job.failed_repos)} failed)")
+    for failure in job.failed_repos:
+        print(f"  failed: {failure['repo']}: {failure['error']}", file=sys.stderr)
+    return RET_OK
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl() if url else ""
+
+
+# -- worker, queues, dlq ----------------------------------------------------------------------
+def cmd_worker(args: argparse.Namespace) -> int:
+    from services.core.runtime import build_runtime
+    from services.pipeline import Pipeline
+    from services.workers import run_worker_process, run_worker_processes
+
+    roles = args.roles or ["all"]
+    unknown = sorted(set(roles) - {"sync", "merge", "all"})
+    if unknown:
+        print(f"unknown worker role(s): {', '.join(unknown)}; choose from sync, merge, all", file=sys.stderr)
+        return RET_USAGE
+    settings = _load_settings(args)
+    if not settings.broker_url:
+        print("cloudfolio worker needs CLOUDFOLIO_BROKER_URL (amqp://...); without it, `cloudfolio serve` "
+              "runs the workers in-process", file=sys.stderr)
+        return RET_USAGE
+    health_port = settings.worker_health_port if args.health_port is None else args.health_port
+    if args.processes > 1:
+        argv = ["worker", *roles, "--threads", str(args.threads or settings.worker_threads)]
+        return run_worker_processes(argv, args.processes, health_port)
+    pipeline = Pipeline(build_runtime(settings))
+    return run_worker_process(pipeline, roles, threads=args.threads or settings.worker_threads,
+                              health_port=health_port, shutdown_timeout=args.shutdown_timeout)
+
+
+def cmd_queues(args: argparse.Namespace) -> int:
+    from services.core.queue_admin import queue_depths
+
+    settings = _load_settings(args)
+    if not settings.broker_url:
+        print("no CLOUDFOLIO_BROKER_URL: the embedded broker's queues live inside `cloudfolio serve`", file=sys.stderr)
+        return RET_USAGE
+    depths = queue_depths(settings.broker_url, [settings.sync_queue, settings.merge_queue, settings.training_queue])
+    print(f"{'queue':<32} {'messages':>9} {'consumers':>9}")
+    for depth in depths:
+        messages = "-" if depth.messages is None else str(depth.messages)
+        consumers = "-" if depth.consumers is None else str(depth.consumers)
+        print(f"{depth.name:<32} {messages:>9} {consumers:>9}")
+    return RET_OK
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from services.core.queue_admin import replay_dead_letters
+    from services.core.runtime import build_runtime
+    from services.pipeline import Pipeline
+
+    settings = _load_settings(args)
+    if not settings.broker_url:
+        print("dlq replay needs CLOUDFOLIO_BROKER_URL", file=sys.stderr)
+        return RET_USAGE
+    pipeline = Pipeline(build_runtime(settings))
+    known = set(pipeline.queues.values())
+    if args.queue not in known:
+        print(f"unknown queue {args.queue!r}; known: {', '.join(sorted(known))}", file=sys.stderr)
+        return RET_USAGE
+    moved = replay_dead_letters(pipeline.runtime.broker, settings.broker_url, args.queue, args.limit)
+    pipeline.runtime.close()
+    print(f"replayed {moved} message(s) from {args.queue}.XQ to {args.queue}")
+    return RET_OK
 
 
 # -- config -----------------------------------------------------------------------------------
@@ -120,14 +208,49 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="folder for local state (default: CLOUDFOLIO_DATA_DIR or ./.cloudfolio)")
     serve.set_defaults(func=cmd_serve)
 
-    refresh = commands.add_parser("refresh", help="build a user's bundle now, in this process",
-                                  description="List USERNAME's repos from the configured source, sync the "
-                                  "stale ones, merge the bundle, and print its fingerprint and repo count.")
+    refresh = commands.add_parser("refresh", help="build a user's bundle now and wait for it",
+                                  description="Submit a refresh job for USERNAME and wait for it: plan (list "
+                                  "repos, find stale ones), sync each stale repo, merge the bundle, then print "
+                                  "its fingerprint and repo count. With no CLOUDFOLIO_BROKER_URL the queue "
+                                  "workers run in this process; with one, `cloudfolio worker` processes do "
+                                  "the work.")
     refresh.add_argument("username", help="GitHub login (sample portfolio: yungryce or octocat)")
     refresh.add_argument("--force", action="store_true", help="sync every repo, not only stale ones")
     refresh.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
     refresh.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    refresh.add_argument("--timeout", type=float, default=600, help="seconds to wait for the job (default 600)")
+    refresh.add_argument("-v", "--verbose", action="store_true", help="log what the actors do")
     refresh.set_defaults(func=cmd_refresh)
+
+    worker = commands.add_parser(
+        "worker", help="consume queue messages (needs CLOUDFOLIO_BROKER_URL)",
+        description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh, sync_repo on "
+        "the github-sync queue), merge (merge_bundle), or all. Serves /health and /metrics on "
+        "CLOUDFOLIO_WORKER_HEALTH_PORT and fails overdue jobs (CLOUDFOLIO_JOB_DEADLINE). SIGTERM or "
+        "SIGINT stops it gracefully: running messages finish, prefetched ones go back to RabbitMQ.",
+    )
+    worker.add_argument("roles", nargs="*", metavar="ROLE",
+                        help="sync, merge or all: which queues to consume (default: all)")
+    worker.add_argument("--threads", type=int, help="worker threads per process (default: CLOUDFOLIO_WORKER_THREADS)")
+    worker.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    worker.add_argument("--health-port", type=int, help="port of /health and /metrics (0: off)")
+    worker.add_argument("--shutdown-timeout", type=float, default=25.0,
+                        help="seconds to let running messages finish on SIGTERM (default 25)")
+    worker.set_defaults(func=cmd_worker)
+
+    queues = commands.add_parser("queues", help="print the depth of each queue, its delay and dead-letter queue",
+                                 description="Ready messages and consumers of the sync, merge and training "
+                                 "queues, their .DQ (delayed retries) and .XQ (dead letters), from RabbitMQ.")
+    queues.set_defaults(func=cmd_queues)
+
+    dlq = commands.add_parser("dlq", help="dead-letter queue tools", description="Dead-letter queue tools.")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    replay = dlq_commands.add_parser("replay", help="move dead-lettered messages back to their queue",
+                                     description="Move messages from QUEUE.XQ back to QUEUE with their retry "
+                                     "count reset, for another try (e.g. after GitHub recovered).")
+    replay.add_argument("queue", help="the queue whose dead letters to replay (e.g. github-sync)")
+    replay.add_argument("--limit", type=int, help="replay at most this many (default: all)")
+    replay.set_defaults(func=cmd_dlq_replay)
 
     config = commands.add_parser(
         "config", help="print every setting and its current value (secrets masked)",

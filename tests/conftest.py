@@ -56,3 +56,10 @@ def github(github_server: tuple[FakeGitHub, ServerThread]) -> Iterator[FakeGitHu
     state.clear()
     yield state
     state.clear()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    from tests.support.queue_harness import require_rabbitmq
+
+    return require_rabbitmq()

@@ -62,6 +62,16 @@ def _short_md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _content_item(record: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "name": record.get("name", ""),
+        "last_modified": record.get("last_updated", ""),
+        "readme_hash": _short_md5(record.get("readme", "")),
+        "skills_hash": _short_md5(record.get("skills_index", "")),
+        "arch_hash": _short_md5(record.get("architecture", "")),
+    }
+
+
 def content_fingerprint(records: Iterable[Mapping[str, Any]]) -> str:
     """Content fingerprint that keys the trained model (section 4.3).
 
@@ -69,16 +79,25 @@ def content_fingerprint(records: Iterable[Mapping[str, Any]]) -> str:
     text. ``last_modified`` reads ``last_updated``, which records never carry, so it is always ``""``:
     a legacy quirk kept for parity.
     """
-    items = [
-        {
-            "name": record.get("name", ""),
-            "last_modified": record.get("last_updated", ""),
-            "readme_hash": _short_md5(record.get("readme", "")),
-            "skills_hash": _short_md5(record.get("skills_index", "")),
-            "arch_hash": _short_md5(record.get("architecture", "")),
-        }
-        for record in records
-        if record.get("has_documentation", False)
-    ]
-    items.sort(key=lambda item: item["name"])
-    return _md5(json.dumps(items, sort_keys=True))
+    digest = ContentFingerprint()
+    for record in records:
+        digest.add(record)
+    return digest.hexdigest()
+
+
+class ContentFingerprint:
+    """Incremental :func:`content_fingerprint`: keeps five short strings per documented record."""
+
+    def __init__(self) -> None:
+        self._items: list[dict[str, str]] = []
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        if record.get("has_documentation", False):
+            self._items.append(_content_item(record))
+
+    @property
+    def documented(self) -> int:
+        return len(self._items)
+
+    def hexdigest(self) -> str:
+        return _md5(json.dumps(sorted(self._items, key=lambda item: item["name"]), sort_keys=True))

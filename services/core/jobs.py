@@ -112,6 +112,7 @@ class RepoRecorded:
     counted: bool
     done: int
     total: int | None
+    upgraded: bool = False  # a failure replaced by a success (a replayed message)
 
     @property
     def all_done(self) -> bool:
@@ -200,15 +201,16 @@ class JobStore:
         key = job_repo_key(job_id, repo)
         body = json.dumps({"outcome": outcome, "error": error[:2000], "at": _now().isoformat()}).encode()
         metadata = {"outcome": outcome}
-        counted = True
+        counted, upgraded = True, False
         try:
             self.storage.put(key, body, metadata=metadata, create_only=True)
         except AlreadyExists:
             counted = False
             if outcome == REPO_COMPLETED:
-                counted = self._upgrade_to_completed(key, body, metadata)
+                counted = upgraded = self._upgrade_to_completed(key, body, metadata)
         total = self.get(job_id).total
-        return RepoRecorded(counted=counted, done=self.storage.count(job_repos_prefix(job_id)), total=total)
+        done = self.storage.count(job_repos_prefix(job_id))
+        return RepoRecorded(counted=counted, done=done, total=total, upgraded=upgraded)
 
     def _upgrade_to_completed(self, key: str, body: bytes, metadata: dict[str, str]) -> bool:
         for _attempt in range(MAX_CAS_ATTEMPTS):
@@ -241,11 +243,15 @@ class JobStore:
                 continue
         return Progress(job.total, completed, len(failed_repos), failed_repos)
 
-    def claim_merge(self, job_id: str, generation: int = 0) -> bool:
-        """True for exactly one caller per (job, generation): the one that must enqueue the merge."""
+    def claim_merge(self, job_id: str, claim: str = "0") -> bool:
+        """True for exactly one caller per (job, claim): the one that must enqueue the merge.
+
+        Claim ``"0"`` is the first merge; ``"replay-<repo>"`` is the re-merge after a replayed
+        message turned that repo's failure into a success.
+        """
         try:
             self.storage.put(
-                job_merge_claim_key(job_id, generation), json.dumps({"at": _now().isoformat()}).encode(),
+                job_merge_claim_key(job_id, claim), json.dumps({"at": _now().isoformat()}).encode(),
                 create_only=True,
             )
         except AlreadyExists:

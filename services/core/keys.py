@@ -89,8 +89,14 @@ def job_repos_prefix(job_id: str) -> str:
     return f"jobs/{validate_job_id(job_id)}/repos/"
 
 
-def job_merge_claim_key(job_id: str, generation: int = 0) -> str:
-    return f"jobs/{validate_job_id(job_id)}/merge-claim-{int(generation)}"
+def job_merge_claim_key(job_id: str, claim: str = "0") -> str:
+    if not re.fullmatch(r"0|replay-[A-Za-z0-9._-]{1,100}", claim):
+        raise ValueError(f"invalid merge claim {claim!r}")
+    return f"jobs/{validate_job_id(job_id)}/merge-claim-{claim}"
+
+
+def job_plan_key(job_id: str) -> str:
+    return f"jobs/{validate_job_id(job_id)}/plan.json"
 
 
 def job_prefix(job_id: str) -> str:

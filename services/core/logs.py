@@ -10,6 +10,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from services.core.queue_middleware import ContextFilter
+
 #: Record attributes copied into JSON logs and appended to text logs when present.
 CONTEXT_FIELDS = ("username", "job_id", "path", "repo", "mode", "actor", "bucket", "percentage")
 
@@ -43,6 +45,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

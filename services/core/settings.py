@@ -154,6 +154,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_MERGE_QUEUE", "merge_queue", "merge", "Queue of merge messages.", _queue_name),
     Variable("CLOUDFOLIO_TRAINING_QUEUE", "training_queue", "training", "Queue of training messages.",
              _queue_name),
+    Variable("CLOUDFOLIO_RETRY_MIN_BACKOFF_MS", "retry_min_backoff_ms", "15000",
+             "First retry delay of a failed message, in milliseconds (doubled per retry, with jitter).",
+             _int_range(10, 3_600_000)),
+    Variable("CLOUDFOLIO_RETRY_MAX_BACKOFF_MS", "retry_max_backoff_ms", "300000",
+             "Longest retry delay in milliseconds; keep it under RabbitMQ's 30-minute consumer timeout.",
+             _int_range(10, 1_500_000)),
+    Variable("CLOUDFOLIO_JOB_DEADLINE", "job_deadline", "900",
+             "Seconds after which the sweeper fails a job that is still not finished (lost messages).",
+             _int_range(10, 86400)),
+    Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "8", "Worker threads per worker process.",
+             _int_range(1, 256)),
+    Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
+             "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
+             _int_range(0, 65535)),
     Variable("CLOUDFOLIO_FLAG_STORE", "flag_store", "file",
              "Where rollout flags live: `file` (JSON under the data dir), `env`, or `keyvault`.",
              _choice("file", "env", "keyvault")),
@@ -192,6 +206,11 @@ class Settings:
     sync_queue: str
     merge_queue: str
     training_queue: str
+    retry_min_backoff_ms: int
+    retry_max_backoff_ms: int
+    job_deadline: int
+    worker_threads: int
+    worker_health_port: int
     flag_store: str
     keyvault_url: str
 

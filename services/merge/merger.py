@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from services.core.cache import BundleCache, encode_record
-from services.core.fingerprints import BundleFingerprint
+from services.core.fingerprints import BundleFingerprint, ContentFingerprint
 
 #: Records read and encoded per batch.
 BATCH_SIZE = 50
@@ -23,6 +23,8 @@ class MergeResult:
 
     bundle_fingerprint: str
     repos_count: int
+    content_fingerprint: str
+    documented: int
     missing: list[str] = field(default_factory=list)
 
 
@@ -31,6 +33,7 @@ def merge_bundle(
 ) -> MergeResult:
     """Write the bundle of ``repo_names`` (listing order) from stored records; skip absent ones."""
     digest = BundleFingerprint()
+    content = ContentFingerprint()
     missing: list[str] = []
 
     def encoded_records() -> Iterator[bytes]:
@@ -44,9 +47,16 @@ def merge_bundle(
                 batch.append(cached.data)
             for record in batch:
                 digest.add(record.get("fingerprint", ""))
+                content.add(record)
                 yield encode_record(record)
 
     # the fingerprint is known only once the stream is consumed; the storage backend asks for the
     # metadata after the last chunk, so body and fingerprint are published together
     cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
-    return MergeResult(bundle_fingerprint=digest.hexdigest(), repos_count=len(digest), missing=missing)
+    return MergeResult(
+        bundle_fingerprint=digest.hexdigest(),
+        repos_count=len(digest),
+        content_fingerprint=content.hexdigest(),
+        documented=content.documented,
+        missing=missing,
+    )

@@ -61,7 +61,7 @@ def test_a_replayed_success_replaces_a_failure_but_never_the_reverse(storage: St
     jobs.set_total(job.job_id, 1)
     jobs.record_repo(job.job_id, "a", outcome=REPO_FAILED, error="boom")
     upgraded = jobs.record_repo(job.job_id, "a")
-    assert upgraded.counted and upgraded.done == 1
+    assert upgraded.counted and upgraded.upgraded and upgraded.done == 1
     assert (jobs.progress(job.job_id).completed, jobs.progress(job.job_id).failed) == (1, 0)
     downgraded = jobs.record_repo(job.job_id, "a", outcome=REPO_FAILED, error="late failure")
     assert not downgraded.counted and jobs.progress(job.job_id).completed == 1
@@ -72,7 +72,10 @@ def test_merge_claim_is_won_once_per_generation(storage: StorageBackend) -> None
     job = jobs.create("octocat")
     assert jobs.claim_merge(job.job_id) is True
     assert jobs.claim_merge(job.job_id) is False
-    assert jobs.claim_merge(job.job_id, generation=1) is True
+    assert jobs.claim_merge(job.job_id, "replay-monty") is True
+    assert jobs.claim_merge(job.job_id, "replay-monty") is False
+    with pytest.raises(ValueError):
+        jobs.claim_merge(job.job_id, "../x")
 
 
 def test_terminal_states(storage: StorageBackend) -> None:
