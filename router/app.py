@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Lifespan
 
 from router.errors import EXCEPTION_HANDLERS, error_response
 from services.core.cache import BundleCache
@@ -23,8 +24,8 @@ from services.core.names import validate_repo_name, validate_username
 from services.core.storage import StorageBackend
 
 
-def create_app(storage: StorageBackend) -> Starlette:
-    """Build the router app over ``storage``."""
+def create_app(storage: StorageBackend, lifespan: Lifespan | None = None) -> Starlette:
+    """Build the router app over ``storage``; ``lifespan`` starts and stops in-process workers."""
     live = BundleCache(storage, CacheKeys(Namespace.LIVE))
 
     async def health(request: Request) -> JSONResponse:
@@ -64,4 +65,4 @@ def create_app(storage: StorageBackend) -> Starlette:
         Route("/bundles/{username}", get_bundle, methods=["GET"]),
         Route("/bundles/{username}/{repo}", get_repo, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
 from services.core.errors import CloudfolioError, InvalidName, SettingsError
@@ -40,17 +40,36 @@ def _load_settings(args: argparse.Namespace) -> Settings:
 
 # -- serve ------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
+    import contextlib
+
     import uvicorn
 
     from router.app import create_app
-    from services.core.components import make_storage
+    from services.core.runtime import build_runtime
+    from services.pipeline import Pipeline
+    from services.workers import InProcessWorkers
 
     settings = _load_settings(args)
-    storage = make_storage(settings)
-    storage.check()
-    app = create_app(storage)
+    runtime = build_runtime(settings)
+    runtime.storage.check()
+    pipeline = Pipeline(runtime)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        # embedded default: the queue workers run in this process; with a broker URL they are
+        # separate `cloudfolio worker` processes
+        workers = InProcessWorkers(pipeline).start() if runtime.broker_bundle.embedded else None
+        try:
+            yield
+        finally:
+            if workers is not None:
+                workers.stop()
+            runtime.close()
+
+    app = create_app(runtime.storage, lifespan=lifespan)
+    mode = "in-process workers" if runtime.broker_bundle.embedded else f"broker {_redact(settings.broker_url)}"
     print(f"CloudFolio router on http://{settings.host}:{settings.port} "
-          f"(storage: {storage!r}, source: {settings.repo_source})", file=sys.stderr)
+          f"(storage: {runtime.storage!r}, source: {settings.repo_source}, {mode})", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return RET_OK
 
@@ -127,6 +146,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from services.workers import run_worker_process, run_worker_processes
 
     roles = args.roles or ["all"]
+    if "train" in roles:
+        print("there is no training actor yet (the training service is still to be built): train_model "
+              "messages wait durably in the training queue until it lands", file=sys.stderr)
+        return RET_USAGE
     unknown = sorted(set(roles) - {"sync", "merge", "all"})
     if unknown:
         print(f"unknown worker role(s): {', '.join(unknown)}; choose from sync, merge, all", file=sys.stderr)

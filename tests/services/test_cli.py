@@ -86,4 +86,19 @@ def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
         assert bundle.status_code == 200 and len(bundle.json()["data"]) == 3
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=20)
+    log = process.stderr.read().decode() if process.stderr else ""
+    assert "in-process workers" in log, log
+    # uvicorn finishes its shutdown, then re-raises SIGTERM so the exit status tells how it ended
+    assert process.returncode in (0, -15) and "Traceback" not in log, log
+    assert "Worker has been shut down" in log and "Application shutdown complete" in log, log
+
+
+def test_worker_train_role_says_training_is_not_built_yet() -> None:
+    result = run_cli("worker", "train")
+    assert result.returncode == 2 and "training queue" in result.stderr
+
+
+def test_worker_rejects_unknown_roles() -> None:
+    result = run_cli("worker", "bogus")
+    assert result.returncode == 2 and "unknown worker role" in result.stderr

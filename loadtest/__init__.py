@@ -1,0 +1,1 @@
+"""Load tests and benchmarks: Locust scenarios (to come) and pipeline benchmarks (``bench_*.py``)."""
