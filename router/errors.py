@@ -8,8 +8,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from router.legacy_client import LegacyProtocolError, LegacyUnavailable
 from services.core.errors import InvalidName
 from services.core.storage import StorageUnavailable
+from services.pipeline import BrokerUnavailable
 
 log = logging.getLogger("cloudfolio.router")
 
@@ -37,9 +39,22 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error")
 
 
+async def dependency_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("dependency unavailable on %s: %s", request.url.path, exc)
+    return error_response(503, f"{exc}; try again shortly", {"Retry-After": "5"})
+
+
+async def bad_gateway(request: Request, exc: Exception) -> JSONResponse:
+    log.error("legacy app protocol error on %s: %s", request.url.path, exc)
+    return error_response(502, f"the legacy app answered unexpectedly: {exc}")
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception,
     InvalidName: invalid_name,
     StorageUnavailable: storage_unavailable,
+    BrokerUnavailable: dependency_unavailable,
+    LegacyUnavailable: dependency_unavailable,
+    LegacyProtocolError: bad_gateway,
     Exception: unexpected,
 }

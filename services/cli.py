@@ -45,7 +45,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from router.app import create_app
+    from router.context import build_context
     from services.core.runtime import build_runtime
+    from services.legacy.app import create_legacy_app
+    from services.legacy.orchestrator import LegacyOrchestrator
     from services.pipeline import Pipeline
     from services.workers import InProcessWorkers
 
@@ -53,6 +56,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     runtime.storage.check()
     pipeline = Pipeline(runtime)
+    legacy_url, legacy_app, orchestrator = settings.legacy_url, None, None
+    if not legacy_url:
+        # embedded default: the legacy replica runs in this process under /legacy, and the router
+        # still talks to it over HTTP (loopback), exactly as it talks to the real Function App
+        orchestrator = LegacyOrchestrator(runtime.storage, runtime.source, runtime.jobs)
+        legacy_app = create_legacy_app(orchestrator, function_key=settings.legacy_function_key,
+                                       retry_after=settings.legacy_retry_after)
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        legacy_url = f"http://{host}:{settings.port}/legacy"
+    context = build_context(settings, pipeline, legacy_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
@@ -62,15 +75,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             yield
         finally:
+            await context.close()
             if workers is not None:
                 workers.stop()
+            if orchestrator is not None:
+                orchestrator.close()
             runtime.close()
 
-    app = create_app(runtime.storage, lifespan=lifespan)
+    app = create_app(context, lifespan=lifespan, legacy_app=legacy_app)
     mode = "in-process workers" if runtime.broker_bundle.embedded else f"broker {_redact(settings.broker_url)}"
+    legacy = "in-process legacy" if orchestrator is not None else f"legacy {settings.legacy_url}"
     print(f"CloudFolio router on http://{settings.host}:{settings.port} "
-          f"(storage: {runtime.storage!r}, source: {settings.repo_source}, {mode})", file=sys.stderr)
+          f"(storage: {runtime.storage!r}, source: {settings.repo_source}, {mode}, {legacy}, "
+          f"flags: {settings.flag_store})", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return RET_OK
+
+
+def cmd_legacy(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.core.components import make_source, make_storage
+    from services.core.jobs import JobStore
+    from services.legacy.app import create_legacy_app
+    from services.legacy.orchestrator import LegacyOrchestrator
+
+    settings = _load_settings(args)
+    storage = make_storage(settings)
+    storage.check()
+    orchestrator = LegacyOrchestrator(storage, make_source(settings, storage), JobStore(storage, settings.job_ttl))
+    app = create_legacy_app(orchestrator, function_key=settings.legacy_function_key,
+                            retry_after=settings.legacy_retry_after)
+    port = args.port or 7071
+    print(f"CloudFolio legacy orchestrator on http://{settings.host}:{port} (storage: {storage!r})", file=sys.stderr)
+    try:
+        uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
+    finally:
+        orchestrator.close()
     return RET_OK
 
 
@@ -224,12 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP API (router) on the configured backends",
-                                description="Run the router's HTTP API. With no configuration it uses "
-                                "local storage under ./.cloudfolio and the sample portfolio.")
+                                description="Run the router's HTTP API (OpenAPI at /openapi.json, docs at /docs). With "
+                                "no configuration everything runs in this process: local storage under "
+                                "./.cloudfolio, the sample portfolio, in-process queue workers, the legacy "
+                                "replica under /legacy, and flags in ./.cloudfolio/flags.json (seeded from "
+                                "QUEUE_TRAFFIC_PCT, ENABLE_QUEUE_SHADOW, SHADOW_SAMPLE_PCT, ROLLOUT_STICKINESS).")
     serve.add_argument("--host", help="address to listen on (default: CLOUDFOLIO_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: CLOUDFOLIO_PORT or 8000)")
     serve.add_argument("--data-dir", help="folder for local state (default: CLOUDFOLIO_DATA_DIR or ./.cloudfolio)")
     serve.set_defaults(func=cmd_serve)
+
+    legacy = commands.add_parser(
+        "legacy", help="run the legacy orchestrator replica (Durable-Functions-style HTTP API)",
+        description="Run the legacy orchestrator on its own: POST /api/orchestrator_start, Durable's status "
+        "API under /runtime/webhooks/durabletask/instances/, GET /api/bundles/{username}. It runs the "
+        "synchronous pipeline (stale detection, thread-pool fan-out, merge) and writes under legacy/. Point "
+        "the router at it with CLOUDFOLIO_LEGACY_URL.")
+    legacy.add_argument("--host", help="address to listen on (default: CLOUDFOLIO_HOST or 127.0.0.1)")
+    legacy.add_argument("--port", type=int, help="port to listen on (default 7071, as Azure Functions)")
+    legacy.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
+    legacy.set_defaults(func=cmd_legacy)
 
     refresh = commands.add_parser("refresh", help="build a user's bundle now and wait for it",
                                   description="Submit a refresh job for USERNAME and wait for it: plan (list "

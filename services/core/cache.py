@@ -100,6 +100,19 @@ class BundleCache:
         except BlobNotFound:
             return None
 
+    def mark_verified(self, username: str, fingerprint: str) -> None:
+        """Record that the bundle was just checked against the source and found current."""
+        body = _dumps({"fingerprint": fingerprint, "verified_at": datetime.now(UTC).isoformat()})
+        self.storage.put(self.keys.bundle_verified(username), body, metadata=tenant_metadata(username))
+
+    def verified(self, username: str) -> tuple[str, datetime] | None:
+        """``(fingerprint, verified_at)`` of the last verification, or None."""
+        try:
+            payload = json.loads(self.storage.get(self.keys.bundle_verified(username)).data)
+        except BlobNotFound:
+            return None
+        return payload["fingerprint"], datetime.fromisoformat(payload["verified_at"])
+
     def _load(self, key: str) -> CachedValue | None:
         try:
             blob = self.storage.get(key)

@@ -59,6 +59,9 @@ class CacheKeys:
     def record(self, username: str, repo: str) -> str:
         return f"{self._p}repo_level_bundle_{validate_username(username)}_{validate_repo_name(repo)}"
 
+    def bundle_verified(self, username: str) -> str:
+        return f"{self._p}bundle_verified_{validate_username(username)}"
+
     def records_prefix(self, username: str) -> str:
         # "_" is not allowed in logins, so this prefix never matches another user's records
         return f"{self._p}repo_level_bundle_{validate_username(username)}_"

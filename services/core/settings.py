@@ -168,6 +168,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
              _int_range(0, 65535)),
+    Variable("CLOUDFOLIO_FLAG_TTL", "flag_ttl", "5",
+             "Seconds the router caches rollout flags (at least 1: Key Vault throttles).", _float_range(1, 3600)),
+    Variable("CLOUDFOLIO_ROLLOUT_SALT", "rollout_salt", "cloudfolio-queue-rollout",
+             "Salt of the sticky bucketing hash; changing it reshuffles which users move first.", _text),
+    Variable("CLOUDFOLIO_FRESHNESS_SECONDS", "freshness_seconds", "300",
+             "A queue-path bundle verified against the source within this many seconds answers `cached`.",
+             _int_range(0, 86400)),
+    Variable("CLOUDFOLIO_SHADOW_TIMEOUT", "shadow_timeout", "600",
+             "Seconds a shadow comparison waits for both paths before recording `timeout`.", _float_range(1, 3600)),
+    Variable("CLOUDFOLIO_SHADOW_MAX_CONCURRENCY", "shadow_max_concurrency", "8",
+             "Shadow mirrors running at once; more are dropped and counted, never queued.", _int_range(1, 1000)),
+    Variable("CLOUDFOLIO_LEGACY_RETRY_AFTER", "legacy_retry_after", "10",
+             "Seconds the legacy replica tells status pollers to wait (Durable's Retry-After).", _int_range(1, 600)),
     Variable("CLOUDFOLIO_FLAG_STORE", "flag_store", "file",
              "Where rollout flags live: `file` (JSON under the data dir), `env`, or `keyvault`.",
              _choice("file", "env", "keyvault")),
@@ -211,6 +224,12 @@ class Settings:
     job_deadline: int
     worker_threads: int
     worker_health_port: int
+    flag_ttl: float
+    rollout_salt: str
+    freshness_seconds: int
+    shadow_timeout: float
+    shadow_max_concurrency: int
+    legacy_retry_after: int
     flag_store: str
     keyvault_url: str
 

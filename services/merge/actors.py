@@ -49,6 +49,8 @@ def register(pipeline: Pipeline) -> dramatiq.Actor:
             return
         jobs.complete(job_id, bundle_fingerprint=result.bundle_fingerprint, repos_count=result.repos_count,
                       failed_repos=progress.failed_repos)
+        if not progress.failed_repos:
+            runtime.cache(mode).mark_verified(username, result.bundle_fingerprint)
         log.info("merged %d repos into %s", result.repos_count, result.bundle_fingerprint)
         if Namespace(mode) is Namespace.LIVE and result.documented >= MIN_DOCUMENTED_FOR_TRAINING:
             pipeline.request_training(job_id, username, result.content_fingerprint, result.bundle_fingerprint)

@@ -69,6 +69,7 @@ def register(pipeline: Pipeline) -> SyncActors:
             jobs.set_total(job_id, 0)
             if not force and cache.bundle_fingerprint(username) == plan.expected_fingerprint:
                 jobs.complete(job_id, bundle_fingerprint=plan.expected_fingerprint, repos_count=len(plan.names))
+                cache.mark_verified(username, plan.expected_fingerprint)
                 log.info("nothing stale; bundle is current")
                 return
             # nothing to sync, yet the bundle differs (a repo vanished, or no bundle yet): merge

@@ -74,6 +74,8 @@ class FakeGitHub:
         self.latency = 0.0
         self.rate_limit_remaining = 5000
         self.lock = threading.Lock()
+        self.listings: dict[str, int] = {}
+        self.mutations: list[tuple[str, int, str, str]] = []  # (user, after n listings, repo, pushed_at)
         self.base_url = ""
 
     # -- portfolio set-up --------------------------------------------------------------------
@@ -120,6 +122,18 @@ class FakeGitHub:
     def repo(self, username: str, name: str) -> FakeRepo:
         return self.users[username][name]
 
+    def mutate_after_listings(self, username: str, listings: int, repo: str, pushed_at: str) -> None:
+        """After the user's repos were listed ``listings`` times, simulate a push to ``repo``."""
+        with self.lock:
+            self.mutations.append((username, listings, repo, pushed_at))
+
+    def _listed(self, username: str) -> None:
+        with self.lock:
+            self.listings[username] = self.listings.get(username, 0) + 1
+            due = [m for m in self.mutations if m[0] == username and m[1] == self.listings[username]]
+        for _user, _n, repo, pushed_at in due:
+            self.touch(username, repo, pushed_at)
+
     def touch(self, username: str, name: str, pushed_at: str) -> None:
         """Simulate a push: change pushed_at and updated_at (the fingerprint changes)."""
         with self.lock:
@@ -139,6 +153,7 @@ class FakeGitHub:
             self.faults.clear()
             self.log.clear()
             self.latency = 0.0
+            self.mutations.clear()
 
     def requests_to(self, pattern: str, method: str | None = None) -> list[LoggedRequest]:
         with self.lock:
@@ -238,7 +253,10 @@ def create_app(state: FakeGitHub) -> Starlette:
             links.append(f'<{base}&page={page + 1}>; rel="next"')
             links.append(f'<{base}&page={last}>; rel="last"')
         headers = {"Link": ", ".join(links)} if links else {}
-        return json_answer(request, [copy.deepcopy(r.meta) for r in chunk], headers=headers)
+        answer = json_answer(request, [copy.deepcopy(r.meta) for r in chunk], headers=headers)
+        if page == last:
+            state._listed(request.path_params["username"])
+        return answer
 
     async def contents(request: Request) -> Response:
         repo = find_repo(request)
@@ -336,7 +354,8 @@ class ServerThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -158,3 +158,44 @@ def wait_for_job(jobs: JobStore, job_id: str, timeout: float = 60, on_poll: Call
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job.status} after {timeout}s")
         time.sleep(0.05)
+
+
+class ServiceProcess:
+    """A ``cloudfolio`` subcommand serving HTTP (serve, legacy), started and waited for."""
+
+    def __init__(self, queue_env: QueueEnv, *args: str, port: int, ready_path: str) -> None:
+        self.port = port
+        self.log_path = queue_env.data_dir / f"{args[0]}-{port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen([sys.executable, "-m", "services.cli", *args, "--port", str(port)],
+                                        env=queue_env.process_env(), stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}{ready_path}", timeout=1).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{args[0]} did not start:\n{self.log_text()}")
+            time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()

@@ -1,0 +1,1 @@
+"""Rollout control: flag stores (file, env, Key Vault), alert evaluation, the rollback runbook."""

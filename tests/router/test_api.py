@@ -1,0 +1,200 @@
+"""The router over real HTTP: both paths, cached answers, compat routes, admin, bad input, readiness."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from router.app import create_app
+from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
+from services.core.keys import CacheKeys, Namespace
+from services.core.sources.local import LocalSource, sample_portfolio_root
+from tests.router.conftest import RouterStack, make_stack
+
+EXPECTED = {u: bundle_fingerprint(metadata_fingerprint(r) for r in LocalSource(sample_portfolio_root()).list_repos(u))
+            for u in ("yungryce", "octocat")}
+
+
+def test_legacy_path_refresh_status_and_bundle(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0"})
+    started = stack.client.post("/bundles/yungryce/refresh")
+    assert started.status_code == 202 and started.json()["path"] == "legacy"
+    assert started.headers["location"] == started.json()["status_url"]
+    view = stack.wait_job("yungryce", started.json()["job_id"])
+    assert view["status"] == "completed" and view["bundle_fingerprint"] == EXPECTED["yungryce"]
+    assert view["total_repos"] == view["completed_repos"] == 16 and view["path"] == "legacy"
+    bundle = stack.client.get("/bundles/yungryce").json()
+    assert bundle["path"] == "legacy" and bundle["fingerprint"] == EXPECTED["yungryce"]
+    again = stack.client.post("/bundles/yungryce/refresh")
+    assert again.status_code == 200 and again.json()["status"] == "cached"
+    assert again.json()["bundle_fingerprint"] == EXPECTED["yungryce"]
+
+
+def test_queue_path_refresh_then_cached_then_forced(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
+    started = stack.client.post("/bundles/octocat/refresh", json={"force": False})
+    assert started.status_code == 202 and started.json()["path"] == "queue"
+    view = stack.wait_job("octocat", started.json()["job_id"])
+    assert (view["status"], view["total_repos"], view["completed_repos"]) == ("completed", 3, 3)
+    assert view["bundle_fingerprint"] == EXPECTED["octocat"]
+    cached = stack.client.post("/bundles/octocat/refresh")
+    assert cached.status_code == 200 and cached.json()["path"] == "queue"
+    forced = stack.client.post("/bundles/octocat/refresh", json={"force": True})
+    assert forced.status_code == 202
+    assert stack.client.get("/bundles/octocat/Hello-World").json()["data"]["name"] == "Hello-World"
+
+
+def test_a_user_reads_what_their_path_wrote(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0"})
+    stack.wait_job("octocat", stack.client.post("/bundles/octocat/refresh").json()["job_id"])
+    assert stack.client.get("/bundles/octocat").json()["path"] == "legacy"
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
+    missing = stack.client.get("/bundles/octocat")
+    assert missing.status_code == 404, "the queue path has not written this user's bundle yet"
+
+
+def test_front_end_legacy_routes_work_on_both_paths(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
+    started = stack.client.post("/api/orchestrator_start", json={"username": "octocat"})
+    assert started.status_code == 202 and started.headers["location"] == started.json()["statusQueryGetUri"]
+    deadline = time.monotonic() + 30
+    while (status := httpx.get(started.json()["statusQueryGetUri"])).status_code == 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status.status_code == 200 and status.json()["runtimeStatus"] == "Completed"
+    assert len(status.json()["output"]) == 3
+    assert stack.client.get("/api/bundles/octocat").json()["fingerprint"] == EXPECTED["octocat"]
+
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0"})
+    legacy = stack.client.post("/api/orchestrator_start", json={"username": "yungryce", "force_refresh": True})
+    assert legacy.status_code == 202
+    assert "/runtime/webhooks/durabletask/instances/" in legacy.json()["statusQueryGetUri"]
+
+
+def test_admin_needs_a_bearer_token_and_changes_are_honoured(stack: RouterStack) -> None:
+    assert stack.client.get("/admin/rollout").status_code == 401
+    assert stack.client.get("/admin/rollout").headers["www-authenticate"] == "Bearer"
+    assert stack.client.get("/admin/rollout", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert stack.client.get("/admin/shadow", headers={"Authorization": "Basic x"}).status_code == 401
+    changed = stack.client.put("/admin/rollout", headers=stack.admin(), json={"percentage": 100, "reason": "go"})
+    assert changed.status_code == 200 and changed.json()["flags"]["percentage"] == 100
+    assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "queue"
+    bad = stack.client.put("/admin/rollout", headers=stack.admin(), json={"percentage": 150})
+    assert bad.status_code == 422 and "between 0 and 100" in bad.json()["error"]
+
+
+def test_a_change_by_another_replica_is_honoured_within_the_ttl(tmp_path: Path) -> None:
+    for stack in make_stack(tmp_path, CLOUDFOLIO_FLAG_TTL="1"):
+        stack.flags.write({"QUEUE-TRAFFIC-PCT": "0"}, actor="t", reason="t")
+        assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "legacy"
+        stack.flags.write({"QUEUE-TRAFFIC-PCT": "100"}, actor="other-replica", reason="t")  # no invalidate
+        deadline = time.monotonic() + 1.5
+        while stack.client.post("/bundles/octocat/refresh").json()["path"] != "queue":
+            assert time.monotonic() < deadline, "not honoured within the 1 s TTL"
+            time.sleep(0.1)
+
+
+def test_admin_api_is_disabled_without_a_configured_token(tmp_path: Path) -> None:
+    for stack in make_stack(tmp_path, CLOUDFOLIO_ADMIN_TOKEN=""):
+        response = stack.client.get("/admin/rollout", headers={"Authorization": "Bearer anything"})
+        assert response.status_code == 403 and "disabled" in response.json()["error"]
+
+
+def test_locked_rollout_refuses_a_raise(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0", "ROLLOUT-LOCK": "rolled back: error rate 5%"})
+    refused = stack.client.put("/admin/rollout", headers=stack.admin(), json={"percentage": 10})
+    assert refused.status_code == 409 and "locked" in refused.json()["error"]
+
+
+LONG = "a" * 5000
+BAD_INPUT = [
+    ("POST", "/bundles/-bad-/refresh", None, 400),
+    ("POST", "/bundles/%2e%2e/refresh", None, 400),
+    ("POST", f"/bundles/{LONG}/refresh", None, 400),
+    ("POST", "/bundles/octocat/refresh", b"{not json", 400),
+    ("POST", "/bundles/octocat/refresh", b"[1, 2]", 400),
+    ("POST", "/bundles/octocat/refresh", b'{"force": "yes"}', 422),
+    ("POST", "/bundles/octocat/refresh", b'{"force": 1}', 422),
+    ("POST", "/bundles/octocat/refresh", b'{"force": true, "extra": 1}', 422),
+    ("POST", "/bundles/octocat/refresh", b'{"force": false, "pad": "' + b"x" * 20000 + b'"}', 413),
+    ("GET", "/bundles/octocat/status", None, 400),
+    ("GET", "/bundles/octocat/status?job_id=../../etc", None, 404),
+    ("GET", "/bundles/octocat/status?job_id=" + "0" * 32, None, 404),
+    ("GET", "/bundles/-x", None, 400),
+    ("GET", "/bundles/octocat/..%2f..", None, 404),
+    ("GET", "/bundles/octocat/%2e%2e", None, 400),
+    ("GET", "/bundles/octocat/a%00b", None, 400),
+    ("POST", "/api/orchestrator_start", b"", 400),
+    ("POST", "/api/orchestrator_start", b"nope", 400),
+    ("POST", "/api/orchestrator_start", b'{"username": "../x"}', 400),
+    ("POST", "/api/orchestrator_start", b'{"username": 5}', 422),
+    ("POST", "/api/orchestrator_start", b'{"username": "octocat", "surprise": 1}', 422),
+    ("POST", "/api/orchestrator_start", b'{"repository": {"name": "x"}}', 400),
+    ("GET", "/api/bundles/-x-", None, 400),
+    ("PUT", "/admin/rollout", b'{"percentage": "ten"}', 422),
+    ("PUT", "/admin/rollout", b'{"percentage": true}', 422),
+    ("PUT", "/admin/rollout", b'{"stickiness": "wobbly"}', 422),
+    ("PUT", "/admin/rollout", b"{}", 422),
+    ("PUT", "/admin/rollout", b'{"unknown": 1}', 422),
+    ("GET", "/runtime/webhooks/durabletask/instances/zzz", None, 404),
+    ("DELETE", "/bundles/octocat", None, 405),
+    ("GET", "/nowhere", None, 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), BAD_INPUT)
+def test_bad_input_gets_a_clear_json_4xx(stack: RouterStack, method: str, path: str, body: bytes | None,
+                                         status: int) -> None:
+    response = stack.client.request(method, path, content=body, headers=stack.admin())
+    assert response.status_code == status, response.text
+    if response.content:
+        assert set(response.json()) == {"error"} and response.json()["error"]
+    assert "Traceback" not in response.text
+
+
+def test_every_route_is_in_the_openapi_document(stack: RouterStack) -> None:
+    spec = stack.client.get("/openapi.json").json()
+    app = create_app(stack.context)
+    documented = set(spec["paths"])
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if path in ("/openapi.json", "/docs") or not path:
+            continue
+        assert path in documented, path
+    assert "CloudFolio gateway API" in stack.client.get("/docs").text
+
+
+def test_health_ready_and_metrics(stack: RouterStack) -> None:
+    assert stack.client.get("/health").json()["status"] == "healthy"
+    ready = stack.client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"storage": "ok", "broker": "ok", "flags": "ok",
+                                                                   "legacy": "ok"}
+    stack.client.post("/bundles/octocat/refresh")
+    text = stack.client.get("/metrics").text
+    assert 'router_requests_total{path="legacy",route="/bundles/{username}/refresh",status_class="2xx"}' in text
+    assert "rollout_queue_traffic_pct 0.0" in text
+
+
+def test_ready_is_503_when_the_legacy_app_is_unreachable(tmp_path: Path) -> None:
+    for stack in make_stack(tmp_path, legacy_url="http://127.0.0.1:9"):
+        ready = stack.client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["checks"]["legacy"].startswith("unreachable")
+        stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0"})
+        response = stack.client.post("/bundles/octocat/refresh")
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+
+
+def test_shadow_namespace_never_reaches_the_live_routes(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0", "ENABLE-QUEUE-SHADOW": "true"})
+    job = stack.client.post("/bundles/octocat/refresh").json()["job_id"]
+    stack.wait_job("octocat", job)
+    [comparison] = stack.wait_comparisons(1)
+    assert comparison["verdict"] == "match" and comparison["shadow_path"] == "queue"
+    storage = stack.context.pipeline.runtime.storage
+    assert storage.exists(CacheKeys(Namespace.SHADOW).bundle("octocat"))
+    assert not storage.exists(CacheKeys(Namespace.LIVE).bundle("octocat"))
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "false"})
+    assert stack.client.get("/bundles/octocat").status_code == 404

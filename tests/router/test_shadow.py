@@ -1,0 +1,82 @@
+"""Shadow isolation: a failing or hanging shadow path never touches the primary response."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from router.paths import RunResult
+from router.shadow import diff_runs
+from tests.router.conftest import make_stack
+from tests.support.github_server import ServerThread
+
+
+def _server(handler) -> ServerThread:
+    app = Starlette(routes=[Route("/{path:path}", handler, methods=["GET", "POST"])])
+    return ServerThread(app).start()
+
+
+def test_a_hanging_shadow_path_leaves_primary_answers_fast_and_drops_beyond_the_bound(tmp_path: Path) -> None:
+    async def hang(request):
+        await asyncio.sleep(20)
+        return JSONResponse({})
+
+    hanging = _server(hang)
+    try:
+        for stack in make_stack(tmp_path, legacy_url=hanging.url, CLOUDFOLIO_SHADOW_MAX_CONCURRENCY="2"):
+            stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "true"})
+            durations, answers = [], []
+            for _ in range(4):
+                started = time.monotonic()
+                answers.append(stack.client.post("/bundles/octocat/refresh", json={"force": True}))
+                durations.append(time.monotonic() - started)
+            assert all(a.status_code == 202 and a.json()["path"] == "queue" for a in answers)
+            # the shadow hangs for 20 s; every primary answer came back long before that
+            assert max(durations) < 5, durations
+            assert stack.context.mirror.in_flight == 2
+            metrics = stack.client.get("/metrics").text
+            assert 'shadow_mirrors_total{outcome="started"} 2.0' in metrics
+            assert 'shadow_mirrors_total{outcome="dropped"} 2.0' in metrics
+            view = stack.wait_job("octocat", answers[-1].json()["job_id"])
+            assert view["status"] == "completed"
+            assert stack.client.get("/bundles/octocat").status_code == 200
+    finally:
+        hanging.stop()
+
+
+def test_a_failing_shadow_path_is_recorded_and_the_primary_is_untouched(tmp_path: Path) -> None:
+    async def broken(request):
+        return JSONResponse({"error": "legacy down"}, status_code=503)
+
+    failing = _server(broken)
+    try:
+        for stack in make_stack(tmp_path, legacy_url=failing.url):
+            stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "true"})
+            answer = stack.client.post("/bundles/octocat/refresh")
+            assert answer.status_code == 202
+            assert stack.wait_job("octocat", answer.json()["job_id"])["status"] == "completed"
+            [comparison] = stack.wait_comparisons(1)
+            assert comparison["verdict"] == "shadow_error" and "legacy app answered 503" in comparison["error"]
+            assert 'shadow_comparisons_total{primary_path="queue",verdict="shadow_error"} 1.0' in (
+                stack.client.get("/metrics").text)
+    finally:
+        failing.stop()
+
+
+def test_sampling_zero_mirrors_nothing(tmp_path: Path) -> None:
+    for stack in make_stack(tmp_path):
+        stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "true", "SHADOW-SAMPLE-PCT": "0"})
+        stack.client.post("/bundles/octocat/refresh")
+        assert 'shadow_mirrors_total{outcome="sampled_out"} 1.0' in stack.client.get("/metrics").text
+        assert stack.context.mirror.in_flight == 0
+
+
+def test_diff_names_changed_and_one_sided_repos() -> None:
+    primary = RunResult({"a": "1", "b": "2", "c": "3"}, "p", 1.0)
+    shadow = RunResult({"a": "1", "b": "9", "d": "4"}, "s", 2.0)
+    assert diff_runs(primary, shadow) == {"changed": ["b"], "only_primary": ["c"], "only_shadow": ["d"]}

@@ -1,0 +1,93 @@
+"""Shadow mode end to end: router, legacy service and queue workers as separate processes, over
+real HTTP and real RabbitMQ, with GitHub served by the test server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
+from tests.support.github_server import FakeGitHub, free_port
+from tests.support.queue_harness import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+
+pytestmark = pytest.mark.integration
+TOKEN = "e2e-admin"
+
+
+@pytest.fixture
+def services(github: FakeGitHub, rabbitmq_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    legacy_port = free_port()
+    env = QueueEnv(tmp_path / "data", github.base_url, broker_url=rabbitmq_url, extra={
+        "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_ADMIN_TOKEN": TOKEN,
+        "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "QUEUE_TRAFFIC_PCT": "0", "ENABLE_QUEUE_SHADOW": "true",
+        "CLOUDFOLIO_WORKER_HEALTH_PORT": "0",
+    })
+    started: list[Any] = []
+    try:
+        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
+        started.append(WorkerProcess(env, "all", threads=8))
+        router = ServiceProcess(env, "serve", port=free_port(), ready_path="/health")
+        started.append(router)
+        yield {"router": router.url, "env": env}
+    finally:
+        for process in reversed(started):
+            process.stop()
+        delete_queues(rabbitmq_url, env.queue_names)
+
+
+def comparisons(router: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        recent = httpx.get(f"{router}/admin/shadow", headers={"Authorization": f"Bearer {TOKEN}"}).json()["recent"]
+        if len(recent) >= count:
+            return recent
+        assert time.monotonic() < deadline, recent
+        time.sleep(0.2)
+
+
+def refresh_and_wait(router: str, username: str, force: bool = False) -> dict[str, Any]:
+    started = httpx.post(f"{router}/bundles/{username}/refresh", json={"force": force}, timeout=30)
+    assert started.status_code == 202, started.text
+    assert started.json()["path"] == "legacy", "0 % to the queue: served by legacy"
+    deadline = time.monotonic() + 60
+    while True:
+        view = httpx.get(f"{router}/bundles/{username}/status", params={"job_id": started.json()["job_id"]}).json()
+        if view["status"] != "processing":
+            return view
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_legacy_primary_with_queue_shadow_records_a_match(github: FakeGitHub, services: dict[str, Any]) -> None:
+    username = f"sh{uuid.uuid4().hex[:8]}"
+    github.add_generated_user(username, 12)
+    view = refresh_and_wait(services["router"], username)
+    expected = bundle_fingerprint(metadata_fingerprint(r.meta) for r in github.users[username].values())
+    assert view["status"] == "completed" and view["bundle_fingerprint"] == expected
+    [comparison] = comparisons(services["router"], 1)
+    assert comparison["verdict"] == "match", comparison
+    assert comparison["primary_path"] == "legacy" and comparison["shadow_path"] == "queue"
+    assert comparison["primary_fingerprint"] == comparison["shadow_fingerprint"] == expected
+    bundle = httpx.get(f"{services['router']}/bundles/{username}").json()
+    assert bundle["path"] == "legacy" and bundle["fingerprint"] == expected
+
+
+def test_a_repo_changed_between_the_two_fetches_is_a_mismatch_naming_it(
+    github: FakeGitHub, services: dict[str, Any]
+) -> None:
+    username = f"mm{uuid.uuid4().hex[:8]}"
+    github.add_generated_user(username, 12)
+    # whichever path lists second sees a push to repo-0005 that the first did not
+    github.mutate_after_listings(username, 1, "repo-0005", "2026-03-03T00:00:00Z")
+    refresh_and_wait(services["router"], username)
+    [comparison] = comparisons(services["router"], 1)
+    assert comparison["verdict"] == "mismatch", comparison
+    assert comparison["diff"] == {"changed": ["repo-0005"], "only_primary": [], "only_shadow": []}
+    metrics = httpx.get(f"{services['router']}/metrics").text
+    assert 'shadow_comparisons_total{primary_path="legacy",verdict="mismatch"} 1.0' in metrics
