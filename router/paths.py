@@ -123,8 +123,7 @@ class QueuePath:
         loop = asyncio.get_running_loop()
 
         def submit() -> Job:
-            job = self.pipeline.submit_refresh(username, force=force, mode=namespace)
-            return self.jobs.update(job.job_id, lambda j: j.extra.update(path=self.name))
+            return self.pipeline.submit_refresh(username, force=force, mode=namespace, extra={"path": self.name})
 
         job = await loop.run_in_executor(self.sender, submit)
         return Run(self.name, username, job=job)

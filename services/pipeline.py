@@ -63,12 +63,13 @@ class Pipeline:
                                    content_fingerprint=content_fingerprint, bundle_fingerprint=bundle_fingerprint))
         return True
 
-    def submit_refresh(self, username: str, *, force: bool = False, mode: Namespace | str = Namespace.LIVE) -> Job:
+    def submit_refresh(self, username: str, *, force: bool = False, mode: Namespace | str = Namespace.LIVE,
+                       extra: dict[str, object] | None = None) -> Job:
         """Create a job and send its ``plan_refresh``. If the broker refuses, the job is failed at once
         and :class:`BrokerUnavailable` raised: nothing stays half-accepted."""
         username = validate_username(username)
         namespace = sync_actors.namespace_of(Namespace(mode))
-        job = self.runtime.jobs.create(username, mode=namespace, force=force)
+        job = self.runtime.jobs.create(username, mode=namespace, force=force, extra=extra)
         try:
             self.send(self.sync.plan_refresh.message(job.job_id, username, bool(force), namespace.value))
         except BrokerUnavailable:
