@@ -61,13 +61,14 @@ class RouterStack:
             time.sleep(0.05)
 
 
-def make_stack(tmp_path: Path, legacy_url: str | None = None, **env: str) -> Iterator[RouterStack]:
+def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = True,
+               **env: str) -> Iterator[RouterStack]:
     values = {"CLOUDFOLIO_DATA_DIR": str(tmp_path), "CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN,
               "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_SHADOW_TIMEOUT": "30", **env}
     settings = Settings.from_env(values)
     runtime = build_runtime(settings)
     pipeline = Pipeline(runtime)
-    workers = InProcessWorkers(pipeline, threads=4).start()
+    running = InProcessWorkers(pipeline, threads=4).start() if workers else None
     orchestrator = LegacyOrchestrator(runtime.storage, runtime.source, JobStore(runtime.storage))
     legacy_server = ServerThread(create_legacy_app(orchestrator, retry_after=1)).start()
     flags = FileFlagStore(tmp_path / "flags.json", environ={})
@@ -82,7 +83,8 @@ def make_stack(tmp_path: Path, legacy_url: str | None = None, **env: str) -> Ite
         client.close()
         router_server.stop()
         legacy_server.stop()
-        workers.stop()
+        if running is not None:
+            running.stop()
         orchestrator.close()
         runtime.close()
 
