@@ -58,6 +58,14 @@ def github(github_server: tuple[FakeGitHub, ServerThread]) -> Iterator[FakeGitHu
     state.clear()
 
 
+@pytest.fixture
+def user(github: FakeGitHub) -> str:
+    """A fresh user with 20 generated, documented repos on the GitHub test server."""
+    username = f"u{uuid.uuid4().hex[:10]}"
+    github.add_generated_user(username, 20)
+    return username
+
+
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
     from tests.support.queue_harness import require_rabbitmq

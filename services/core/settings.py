@@ -43,30 +43,27 @@ def _bool(name: str, value: str) -> bool:
     raise SettingsError(name, f"expected true or false, got {value!r}")
 
 
-def _int_range(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(name: str, value: str) -> int:
+def _number_range(kind: type[int] | type[float], low: float, high: float) -> Callable[[str, str], Any]:
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(name: str, value: str) -> Any:
         try:
-            number = int(value.strip())
+            number = kind(value.strip())
         except ValueError:
-            raise SettingsError(name, f"expected an integer, got {value!r}") from None
-        if not low <= number <= high:
-            raise SettingsError(name, f"must be between {low} and {high}, got {number}")
-        return number
-
-    return parse
-
-
-def _float_range(low: float, high: float) -> Callable[[str, str], float]:
-    def parse(name: str, value: str) -> float:
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise SettingsError(name, f"expected a number, got {value!r}") from None
+            raise SettingsError(name, f"expected {noun}, got {value!r}") from None
         if not low <= number <= high:
             raise SettingsError(name, f"must be between {low:g} and {high:g}, got {number:g}")
         return number
 
     return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str, str], int]:
+    return _number_range(int, low, high)
+
+
+def _float_range(low: float, high: float) -> Callable[[str, str], float]:
+    return _number_range(float, low, high)
 
 
 def _choice(*options: str) -> Callable[[str, str], str]:

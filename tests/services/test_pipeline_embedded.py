@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +16,6 @@ from services.pipeline import Pipeline
 from services.workers import InProcessWorkers
 from tests.support.github_server import FakeGitHub
 from tests.support.queue_harness import QueueEnv, wait_for_job
-
-
-@pytest.fixture
-def user(github: FakeGitHub) -> str:
-    username = f"emb{uuid.uuid4().hex[:8]}"
-    github.add_generated_user(username, 20)
-    return username
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from services.core.runtime import build_runtime
 from services.core.settings import Settings
 from services.pipeline import Pipeline
 from tests.support.github_server import FakeGitHub
-from tests.support.queue_harness import QueueEnv, WorkerProcess, delete_queues, wait_for_job
+from tests.support.queue_harness import QueueEnv, WorkerProcess, delete_queues, wait_for_job, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +37,6 @@ def pipeline(queue_env: QueueEnv) -> Iterator[Pipeline]:
     pipeline = Pipeline(build_runtime(Settings.from_env(queue_env.env())))
     yield pipeline
     pipeline.runtime.close()
-
-
-@pytest.fixture
-def user(github: FakeGitHub) -> str:
-    username = f"rmq{uuid.uuid4().hex[:8]}"
-    github.add_generated_user(username, 20)
-    return username
 
 
 @pytest.fixture
@@ -94,10 +86,7 @@ def test_kill_9_mid_job_loses_nothing(
     job = pipeline.submit_refresh(user)
     first = WorkerProcess(queue_env, "all", threads=2)
     workers.append(first)
-    deadline = time.monotonic() + 60
-    while jobs.progress(job.job_id).done < 3:
-        assert time.monotonic() < deadline, first.log_text()
-        time.sleep(0.05)
+    wait_until(lambda: jobs.progress(job.job_id).done >= 3, 60, first.log_text)
     first.kill()
     killed_at = jobs.progress(job.job_id).done
     assert killed_at < 20, "the worker was killed mid-job"
@@ -190,10 +179,7 @@ def test_sigterm_lets_a_running_message_finish(
     jobs = pipeline.runtime.jobs
     job = pipeline.submit_refresh(user)
     worker = WorkerProcess(queue_env, "all", threads=2)
-    deadline = time.monotonic() + 30
-    while jobs.progress(job.job_id).done < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: jobs.progress(job.job_id).done >= 1)
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=30) == 0
     worker.stop()
@@ -218,10 +204,7 @@ def test_a_broker_restart_mid_job_is_survived(
     jobs = pipeline.runtime.jobs
     job = pipeline.submit_refresh(user)
     workers.append(WorkerProcess(queue_env, "all", threads=2))
-    deadline = time.monotonic() + 30
-    while jobs.progress(job.job_id).done < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: jobs.progress(job.job_id).done >= 2)
     _rabbitmqctl("stop_app")
     try:
         time.sleep(2)

@@ -147,6 +147,14 @@ class WorkerProcess:
         return self.process.returncode
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 30, describe: Callable[[], str] = lambda: "") -> None:
+    """Poll ``condition`` every 50 ms until it holds; fail with ``describe()`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, describe()
+        time.sleep(0.05)
+
+
 def wait_for_job(jobs: JobStore, job_id: str, timeout: float = 60, on_poll: Callable[[Job], None] | None = None) -> Job:
     deadline = time.monotonic() + timeout
     while True:
