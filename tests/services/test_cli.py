@@ -68,6 +68,7 @@ def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
     assert run_cli("refresh", "octocat", "--data-dir", str(tmp_path), "-q").returncode == 0
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
+    env["QUEUE_TRAFFIC_PCT"] = "100"  # octocat reads the bundle the queue path (`refresh`) built
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir",
                                 str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -84,6 +85,9 @@ def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
         assert health.status_code == 200
         bundle = httpx.get(f"{base}/bundles/octocat", timeout=5)
         assert bundle.status_code == 200 and len(bundle.json()["data"]) == 3
+        assert bundle.json()["path"] == "queue"
+        ready = httpx.get(f"{base}/ready", timeout=10).json()
+        assert ready["checks"] == {"storage": "ok", "broker": "ok", "flags": "ok", "legacy": "ok"}, ready
     finally:
         process.terminate()
         process.wait(timeout=20)
