@@ -48,6 +48,7 @@ from services.core.jobs import COMPLETED, FAILED, Job, JobNotFound
 from services.core.keys import CacheKeys, Namespace
 from services.core.names import validate_repo_name, validate_username
 from services.legacy.app import STATUS_PATH
+from services.train.search import extractive_answer
 
 log = logging.getLogger("cloudfolio.router")
 
@@ -151,6 +152,46 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
         path = await decide(request, username)
         code, body = await context.paths[path].repo(username, name)
         return JSONResponse(body, status_code=code)
+
+    async def _search(request: Request, username: str, query: str, k: int) -> dict[str, Any]:
+        path = await decide(request, username)
+        code, body = await context.paths[path].bundle(username)
+        if code != 200:
+            raise HTTPException(404, f"No valid bundle found for '{username}': refresh it first")
+        result = await run_in_threadpool(context.search[path].search, username, body["data"], query, k)
+        return {"username": username, "path": path, **result}
+
+    @instrumented("/bundles/{username}/search")
+    async def search(request: Request) -> Response:
+        username = validate_username(request.path_params["username"])
+        query = request.query_params.get("q", "").strip()
+        if not query or len(query) > 500:
+            raise HTTPException(400, "query parameter q is required (1-500 characters)")
+        try:
+            k = int(request.query_params.get("k", "5"))
+        except ValueError:
+            raise HTTPException(400, "k must be an integer between 1 and 20") from None
+        if not 1 <= k <= 20:
+            raise HTTPException(400, "k must be an integer between 1 and 20")
+        return JSONResponse(await _search(request, username, query, k))
+
+    @instrumented("/api/ai")
+    async def legacy_ai(request: Request) -> Response:
+        body = await read_json_object(request, {"query": str, "username": str, "instance_id": str,
+                                                "status_query_url": str}, required=("query",), allow_empty=False)
+        query = body["query"].strip()
+        if not query or len(query) > 500:
+            raise HTTPException(400, "Request body must contain 'query' field (1-500 characters)")
+        username = validate_username(body.get("username", "yungryce"))
+        result = await _search(request, username, query, 3)
+        return JSONResponse({
+            "response": extractive_answer(query, result["results"]),
+            "repositories_used": [{"name": r["repo"], "relevance_score": r["score"]} for r in result["results"]],
+            "total_repositories": len(result["results"]),
+            "query": query,
+            "model": result["model"],
+            "path": result["path"],
+        })
 
     # -- the legacy routes the front end calls ---------------------------------------------------
     @instrumented("/api/orchestrator_start")
@@ -306,10 +347,12 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
         Route("/docs", docs, methods=["GET"]),
         Route("/bundles/{username}/refresh", refresh, methods=["POST"]),
         Route("/bundles/{username}/status", job_status, methods=["GET"]),
+        Route("/bundles/{username}/search", search, methods=["GET"]),
         Route("/bundles/{username}", bundle, methods=["GET"]),
         Route("/bundles/{username}/{repo}", repo, methods=["GET"]),
         Route("/api/orchestrator_start", legacy_start, methods=["POST"]),
         Route("/api/bundles/{username}", legacy_bundle, methods=["GET"]),
+        Route("/api/ai", legacy_ai, methods=["POST"]),
         Route(STATUS_PATH + "{job_id}", durable_status, methods=["GET"]),
         Route("/admin/rollout", admin_rollout, methods=["GET", "PUT"]),
         Route("/admin/shadow", admin_shadow, methods=["GET"]),

@@ -14,8 +14,11 @@ from router.metrics import RouterMetrics
 from router.paths import LegacyPath, QueuePath
 from router.shadow import ShadowMirror
 from services.core.errors import SettingsError
+from services.core.keys import Namespace
 from services.core.settings import Settings
 from services.pipeline import Pipeline
+from services.train.search import SearchService
+from services.train.store import ModelStore
 from services.workers import BrokerProbe
 
 #: Threads that send to the broker: few, so RabbitMQ sees few connections (Dramatiq #520).
@@ -34,6 +37,7 @@ class RouterContext:
     registry: CollectorRegistry
     broker_probe: BrokerProbe
     sender: ThreadPoolExecutor
+    search: dict[str, SearchService]
 
     @property
     def paths(self) -> dict[str, QueuePath | LegacyPath]:
@@ -64,5 +68,8 @@ def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str,
     mirror = ShadowMirror({"queue": queue, "legacy": legacy}, pipeline.runtime.storage, metrics,
                           max_concurrency=settings.shadow_max_concurrency, timeout=settings.shadow_timeout)
     flags = FlagProvider(flag_store or make_flag_store(settings), registry, ttl=settings.flag_ttl)
+    legacy_models = ModelStore(pipeline.runtime.storage, settings.data_path / "model-cache", Namespace.LEGACY)
+    search = {"queue": SearchService(pipeline.models, settings.search_model_cache),
+              "legacy": SearchService(legacy_models, settings.search_model_cache)}
     return RouterContext(settings, pipeline, flags, queue, legacy, mirror, metrics, registry,
-                         BrokerProbe(settings.broker_url), sender)
+                         BrokerProbe(settings.broker_url), sender, search)

@@ -43,6 +43,17 @@ def openapi_schema() -> dict[str, Any]:
                 "summary": "Status of a refresh job", "parameters": [_USERNAME, {
                     "name": "job_id", "in": "query", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _json("job status", "JobStatus"), "400": _ERROR, "404": _ERROR}}},
+            "/bundles/{username}/search": {"get": {
+                "summary": "Rank the user's repos for a question",
+                "description": "Cosine similarity between the query and repo texts embedded with the user's "
+                               "fine-tuned model; the base model (and a note saying so) when none is trained yet.",
+                "parameters": [_USERNAME, {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                               {"name": "k", "in": "query", "schema": {"type": "integer", "default": 5}}],
+                "responses": {"200": {"description": "ranked repos with scores and the model used"}, "400": _ERROR,
+                              "404": _ERROR}}},
+            "/api/ai": {"post": {
+                "summary": "Legacy question route: ranked repos and an extractive answer (no external LLM)",
+                "responses": {"200": {"description": "answer"}, "400": _ERROR, "404": _ERROR, "422": _ERROR}}},
             "/bundles/{username}": {"get": {
                 "summary": "The merged bundle (from the user's path)", "parameters": [_USERNAME],
                 "responses": {"200": _json("bundle", "Bundle"), "400": _ERROR, "404": _ERROR, "503": _ERROR}}},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -49,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from services.core.runtime import build_runtime
     from services.legacy.app import create_legacy_app
     from services.legacy.orchestrator import LegacyOrchestrator
+    from services.legacy.training import inline_trainer
     from services.pipeline import Pipeline
     from services.workers import InProcessWorkers
 
@@ -60,7 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not legacy_url:
         # embedded default: the legacy replica runs in this process under /legacy, and the router
         # still talks to it over HTTP (loopback), exactly as it talks to the real Function App
-        orchestrator = LegacyOrchestrator(runtime.storage, runtime.source, runtime.jobs)
+        orchestrator = LegacyOrchestrator(runtime.storage, runtime.source, runtime.jobs,
+                                          inline_trainer(settings, runtime.storage))
         legacy_app = create_legacy_app(orchestrator, function_key=settings.legacy_function_key,
                                        retry_after=settings.legacy_retry_after)
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -71,7 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def lifespan(app: object) -> AsyncIterator[None]:
         # embedded default: the queue workers run in this process; with a broker URL they are
         # separate `cloudfolio worker` processes
-        workers = InProcessWorkers(pipeline).start() if runtime.broker_bundle.embedded else None
+        roles = ("all", "train")  # the embedded default trains in-process too
+        workers = InProcessWorkers(pipeline, roles=roles).start() if runtime.broker_bundle.embedded else None
         try:
             yield
         finally:
@@ -99,11 +103,13 @@ def cmd_legacy(args: argparse.Namespace) -> int:
     from services.core.jobs import JobStore
     from services.legacy.app import create_legacy_app
     from services.legacy.orchestrator import LegacyOrchestrator
+    from services.legacy.training import inline_trainer
 
     settings = _load_settings(args)
     storage = make_storage(settings)
     storage.check()
-    orchestrator = LegacyOrchestrator(storage, make_source(settings, storage), JobStore(storage, settings.job_ttl))
+    orchestrator = LegacyOrchestrator(storage, make_source(settings, storage), JobStore(storage, settings.job_ttl),
+                                      inline_trainer(settings, storage))
     app = create_legacy_app(orchestrator, function_key=settings.legacy_function_key,
                             retry_after=settings.legacy_retry_after)
     port = args.port or 7071
@@ -187,13 +193,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from services.workers import run_worker_process, run_worker_processes
 
     roles = args.roles or ["all"]
-    if "train" in roles:
-        print("there is no training actor yet (the training service is still to be built): train_model "
-              "messages wait durably in the training queue until it lands", file=sys.stderr)
-        return RET_USAGE
-    unknown = sorted(set(roles) - {"sync", "merge", "all"})
+    unknown = sorted(set(roles) - {"sync", "merge", "train", "all"})
     if unknown:
-        print(f"unknown worker role(s): {', '.join(unknown)}; choose from sync, merge, all", file=sys.stderr)
+        print(f"unknown worker role(s): {', '.join(unknown)}; choose from sync, merge, train, all",
+              file=sys.stderr)
         return RET_USAGE
     settings = _load_settings(args)
     if not settings.broker_url:
@@ -242,6 +245,65 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     moved = replay_dead_letters(pipeline.runtime.broker, settings.broker_url, args.queue, args.limit)
     pipeline.runtime.close()
     print(f"replayed {moved} message(s) from {args.queue}.XQ to {args.queue}")
+    return RET_OK
+
+
+# -- train (single-task mode) -----------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+    import threading
+
+    from services.core.cache import BundleCache
+    from services.core.components import make_storage
+    from services.core.keys import CacheKeys, Namespace
+    from services.core.names import validate_username
+    from services.train.store import ModelStore
+    from services.train.trainer import params_from_settings, train_bundle
+
+    settings = _load_settings(args)
+    from pathlib import Path
+
+    raw = Path(args.task_file).read_text("utf-8") if args.task_file else settings.task_data
+    if not raw.strip():
+        print("no task: give --task-file F or set TASK_DATA to a JSON object like {\"username\": \"yungryce\"}",
+              file=sys.stderr)
+        return RET_USAGE
+    try:
+        task = json.loads(raw)
+        username = validate_username(task["username"])
+        namespace = Namespace(task.get("namespace", "live"))
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"invalid task: {exc}", file=sys.stderr)
+        return RET_USAGE
+    timeout = args.timeout or settings.worker_task_timeout
+    storage = make_storage(settings)
+    cached = BundleCache(storage, CacheKeys(namespace)).load_bundle(username)
+    if cached is None:
+        print(f"no {namespace.value} bundle for {username}: refresh it first", file=sys.stderr)
+        return RET_FAILED
+    store = ModelStore(storage, settings.data_path / "model-cache", namespace)
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = train_bundle(store, username, cached.data, params_from_settings(settings))
+        except Exception as exc:
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    worker = threading.Thread(target=run, name="train-task", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        print(f"training did not finish within {timeout}s (WORKER_TASK_TIMEOUT); giving up", file=sys.stderr)
+        sys.stdout.flush()
+        os._exit(RET_FAILED)  # the training thread cannot be interrupted; end the process
+    if "error" in outcome:
+        print(f"training failed: {outcome['error']}", file=sys.stderr)
+        return RET_FAILED
+    result = outcome["result"]
+    print(json.dumps({"status": result.status, "fingerprint": result.fingerprint,
+                      "pairs": result.metadata.get("pairs"), "loss": result.metadata.get("loss"),
+                      "device": result.metadata.get("device")}))
     return RET_OK
 
 
@@ -303,12 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="consume queue messages (needs CLOUDFOLIO_BROKER_URL)",
         description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh, sync_repo on "
-        "the github-sync queue), merge (merge_bundle), or all. Serves /health and /metrics on "
+        "the github-sync queue), merge (merge_bundle), train (train_model; imports torch), or all (sync and "
+        "merge). Serves /health and /metrics on "
         "CLOUDFOLIO_WORKER_HEALTH_PORT and fails overdue jobs (CLOUDFOLIO_JOB_DEADLINE). SIGTERM or "
         "SIGINT stops it gracefully: running messages finish, prefetched ones go back to RabbitMQ.",
     )
     worker.add_argument("roles", nargs="*", metavar="ROLE",
-                        help="sync, merge or all: which queues to consume (default: all)")
+                        help="sync, merge, train, or all (= sync and merge): which queues to consume (default: all)")
     worker.add_argument("--threads", type=int, help="worker threads per process (default: CLOUDFOLIO_WORKER_THREADS)")
     worker.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     worker.add_argument("--health-port", type=int, help="port of /health and /metrics (0: off)")
@@ -329,6 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("queue", help="the queue whose dead letters to replay (e.g. github-sync)")
     replay.add_argument("--limit", type=int, help="replay at most this many (default: all)")
     replay.set_defaults(func=cmd_dlq_replay)
+
+    train = commands.add_parser(
+        "train", help="run one training task and exit (single-task mode for scale-to-zero jobs)",
+        description="Fine-tune the model for a user's current bundle and exit: 0 when a model exists afterwards "
+        "(trained, or already cached) or the bundle has too few documented repos to train, 1 on failure or "
+        "timeout, 2 for a bad task. The task is JSON {\"username\": ..., \"namespace\": \"live\"} from "
+        "--task-file or TASK_DATA; the wall-clock limit is WORKER_TASK_TIMEOUT seconds.")
+    train.add_argument("--task-file", help="file holding the task JSON (default: the TASK_DATA variable)")
+    train.add_argument("--timeout", type=float, help="seconds before giving up (default: WORKER_TASK_TIMEOUT)")
+    train.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
+    train.set_defaults(func=cmd_train)
 
     config = commands.add_parser(
         "config", help="print every setting and its current value (secrets masked)",

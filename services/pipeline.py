@@ -18,7 +18,9 @@ from services.core.names import validate_username
 from services.core.runtime import Runtime
 from services.merge import actors as merge_actors
 from services.sync import actors as sync_actors
-from services.train.requests import model_exists, training_message
+from services.train import actors as train_actors
+from services.train.requests import training_message
+from services.train.store import ModelStore
 
 log = logging.getLogger("cloudfolio.pipeline")
 
@@ -36,10 +38,10 @@ class Pipeline:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.models = ModelStore(runtime.storage, runtime.settings.data_path / "model-cache", Namespace.LIVE)
         self.sync = sync_actors.register(self)
         self.merge = merge_actors.register(self)
-        # declared so the hand-off has somewhere to go; nothing consumes it until training lands
-        runtime.broker.declare_queue(runtime.settings.training_queue)
+        self.train = train_actors.register(self)
 
     @property
     def queues(self) -> dict[str, str]:
@@ -56,7 +58,7 @@ class Pipeline:
         self.send(self.merge.message(job_id, username, mode))
 
     def request_training(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str) -> bool:
-        if model_exists(self.runtime.storage, username, content_fingerprint):
+        if self.models.exists(username, content_fingerprint):
             log.info("model for content %s exists; no training", content_fingerprint)
             return False
         self.send(training_message(self.runtime.settings.training_queue, job_id=job_id, username=username,

@@ -33,8 +33,9 @@ from services.pipeline import Pipeline
 
 log = logging.getLogger("cloudfolio.worker")
 
-#: Roles a worker process can take, and ``all`` (training joins when the training service lands).
-ROLES = ("sync", "merge", "all")
+#: Roles a worker process can take. ``all`` is sync and merge; training is heavy (torch, minutes of CPU
+#: or a GPU) and runs in its own worker or as single tasks (``cloudfolio train``).
+ROLES = ("sync", "merge", "train", "all")
 #: Seconds a stopping worker waits for in-flight messages; below Container Apps' 30 s grace period.
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 
@@ -45,7 +46,7 @@ def queues_for(pipeline: Pipeline, roles: Iterable[str]) -> set[str]:
     for role in roles:
         if role == "all":
             chosen |= {names["sync"], names["merge"]}
-        elif role in ("sync", "merge"):
+        elif role in ("sync", "merge", "train"):
             chosen.add(names[role])
         else:
             raise ValueError(f"unknown worker role {role!r}; choose from {', '.join(ROLES)}")

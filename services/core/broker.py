@@ -7,9 +7,9 @@
 
 Middleware, in order: ``AgeLimit``, ``TimeLimit`` (every actor sets a ``time_limit`` below
 RabbitMQ's 30-minute consumer timeout), ``ShutdownNotifications``, ``Callbacks``, ``Pipelines``,
-``Retries`` (per-actor ``max_retries``; backoff from settings), ``CurrentMessage`` (actors read
-their attempt number), Dramatiq's ``Prometheus``, and ours: :class:`LogContext`,
-:class:`OutcomeMetrics`.
+ours (:class:`OutcomeMetrics`, :class:`LogContext`), ``Retries`` (per-actor ``max_retries``;
+backoff from settings), ``CurrentMessage`` (actors read their attempt number), and Dramatiq's
+``Prometheus``.
 """
 
 from __future__ import annotations
@@ -61,11 +61,13 @@ def build_broker(settings: Settings, registry: CollectorRegistry | None = None) 
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        # Dramatiq runs after_* hooks in reverse order: placed before Retries, our outcome metrics see
+        # whether Retries has just failed the message (outcome "failed") or scheduled a retry
+        outcomes,
+        LogContext(),
         Retries(max_retries=3, min_backoff=settings.retry_min_backoff_ms, max_backoff=settings.retry_max_backoff_ms),
         CurrentMessage(),
         prometheus,
-        LogContext(),
-        outcomes,
     ]
     broker: dramatiq.Broker
     if settings.broker_url:

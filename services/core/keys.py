@@ -66,8 +66,14 @@ class CacheKeys:
         # "_" is not allowed in logins, so this prefix never matches another user's records
         return f"{self._p}repo_level_bundle_{validate_username(username)}_"
 
-    def model_archive(self, username: str, content_fingerprint: str) -> str:
-        return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.zip"
+    def model_archive(self, username: str, content_fingerprint: str, token: str) -> str:
+        if not re.fullmatch(r"[0-9a-f]{1,32}", token):
+            raise ValueError("archive token must be hex")
+        user, fp = validate_username(username), _fingerprint(content_fingerprint)
+        return f"{self._p}models/{user}/model_{fp}-{token}.zip"
+
+    def model_failure(self, username: str, content_fingerprint: str) -> str:
+        return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.failed.json"
 
     def model_metadata(self, username: str, content_fingerprint: str) -> str:
         return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.json"

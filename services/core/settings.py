@@ -178,6 +178,29 @@ VARIABLES: tuple[Variable, ...] = (
              "Shadow mirrors running at once; more are dropped and counted, never queued.", _int_range(1, 1000)),
     Variable("CLOUDFOLIO_LEGACY_RETRY_AFTER", "legacy_retry_after", "10",
              "Seconds the legacy replica tells status pollers to wait (Durable's Retry-After).", _int_range(1, 600)),
+    Variable("CLOUDFOLIO_TRAIN_BATCH_SIZE", "train_batch_size", "8", "Pairs per training batch (in-batch negatives).",
+             _int_range(2, 512)),
+    Variable("CLOUDFOLIO_TRAIN_EPOCHS", "train_epochs", "2", "Fine-tuning epochs.", _int_range(1, 50)),
+    Variable("CLOUDFOLIO_TRAIN_WARMUP_STEPS", "train_warmup_steps", "50", "Linear learning-rate warm-up steps.",
+             _int_range(0, 100_000)),
+    Variable("CLOUDFOLIO_TRAIN_MAX_PAIRS", "train_max_pairs", "150",
+             "Training pairs kept per bundle (sampled with the seed when there are more).", _int_range(2, 100_000)),
+    Variable("CLOUDFOLIO_TRAIN_LEARNING_RATE", "train_learning_rate", "2e-5", "AdamW learning rate.",
+             _float_range(1e-8, 1.0)),
+    Variable("CLOUDFOLIO_TRAIN_SEED", "train_seed", "42", "Seed for sampling, shuffling and initialisation.",
+             _int_range(0, 2**31 - 1)),
+    Variable("CLOUDFOLIO_TRAIN_DEVICE", "train_device", "auto", "`auto` (GPU when present), `cpu` or `cuda`.",
+             _choice("auto", "cpu", "cuda")),
+    Variable("WORKER_TASK_TIMEOUT", "worker_task_timeout", "1500",
+             "Wall-clock seconds for one `cloudfolio train` task (single-task mode); over it the task fails.",
+             _int_range(1, 86400)),
+    Variable("TASK_DATA", "task_data", "",
+             "Single-task mode: the training task as JSON (`{\"username\": \"...\"}`), instead of `--task-file`.",
+             _text),
+    Variable("CLOUDFOLIO_LEGACY_INLINE_TRAINING", "legacy_inline_training", "true",
+             "The legacy replica trains inline before completing an orchestration, as the legacy did.", _bool),
+    Variable("CLOUDFOLIO_SEARCH_MODEL_CACHE", "search_model_cache", "4",
+             "Models (with their repo embeddings) kept in memory for search.", _int_range(1, 100)),
     Variable("CLOUDFOLIO_FLAG_STORE", "flag_store", "file",
              "Where rollout flags live: `file` (JSON under the data dir), `env`, or `keyvault`.",
              _choice("file", "env", "keyvault")),
@@ -221,6 +244,17 @@ class Settings:
     job_deadline: int
     worker_threads: int
     worker_health_port: int
+    train_batch_size: int
+    train_epochs: int
+    train_warmup_steps: int
+    train_max_pairs: int
+    train_learning_rate: float
+    train_seed: int
+    train_device: str
+    worker_task_timeout: int
+    task_data: str
+    legacy_inline_training: bool
+    search_model_cache: int
     flag_ttl: float
     rollout_salt: str
     freshness_seconds: int

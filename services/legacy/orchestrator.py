@@ -1,16 +1,18 @@
 """The legacy orchestration, synchronous as the Durable Functions app ran it.
 
 One orchestration = stale detection, a parallel fetch of stale repos on a thread pool (Durable's
-fan-out), the merge, then training awaited inline (the legacy did this; it joins here once the
-training service exists). Everything is written under the ``legacy/`` namespace. Instance state
-lives in the job store (``mode=legacy``), so the status API survives a restart of this process
-and several replicas can share storage.
+fan-out), the merge, then training awaited inline, as the legacy did (the same trainer as the
+queue path's ``train_model``, models under ``legacy/``; a failed training never fails the
+orchestration, as the legacy's training activity never raised). Everything is written under the
+``legacy/`` namespace. Instance state lives in the job store (``mode=legacy``), so the status API
+survives a restart of this process and several replicas can share storage.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,10 +53,12 @@ class LegacyOrchestrator:
       jobs(JobStore): instance state.
     """
 
-    def __init__(self, storage: StorageBackend, source: RepoSource, jobs: JobStore) -> None:
+    def __init__(self, storage: StorageBackend, source: RepoSource, jobs: JobStore,
+                 trainer: Callable[[str, list[dict[str, Any]]], Any] | None = None) -> None:
         self.storage = storage
         self.source = source
         self.jobs = jobs
+        self.trainer = trainer
         self.cache = BundleCache(storage, CacheKeys(Namespace.LEGACY))
         self._pool = ThreadPoolExecutor(max_workers=MAX_ORCHESTRATIONS, thread_name_prefix="orchestration")
         self._terminated: set[str] = set()
@@ -103,6 +107,12 @@ class LegacyOrchestrator:
             first = sorted(result.failed.items())[0]
             self.jobs.fail(instance_id, f"activity failed for {first[0]}: {first[1]}", failed_repos=result.failed)
             return
+        if self.trainer is not None:
+            cached = self.cache.load_bundle(username)
+            try:
+                self.trainer(username, cached.data if cached is not None else [])
+            except Exception as exc:  # the legacy's training activity caught everything too
+                log.warning("inline training failed: %s", exc, extra={"username": username})
         self.jobs.complete(instance_id, bundle_fingerprint=result.bundle_fingerprint, repos_count=result.repos_count)
 
     def terminate(self, instance_id: str, reason: str) -> Job:

@@ -98,9 +98,9 @@ def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
     assert "Worker has been shut down" in log and "Application shutdown complete" in log, log
 
 
-def test_worker_train_role_says_training_is_not_built_yet() -> None:
+def test_worker_train_role_needs_a_broker() -> None:
     result = run_cli("worker", "train")
-    assert result.returncode == 2 and "training queue" in result.stderr
+    assert result.returncode == 2 and "CLOUDFOLIO_BROKER_URL" in result.stderr
 
 
 def test_worker_rejects_unknown_roles() -> None:

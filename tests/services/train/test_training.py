@@ -1,0 +1,102 @@
+"""A real (small) fine-tune: saved, reloaded in a fresh process, cached, raced, and failing safely."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from services.core.keys import CacheKeys
+from services.core.storage.local import LocalBackend
+from services.train.model import TrainParams, load_model
+from services.train.store import ModelStore
+from services.train.trainer import CACHED, LOST_RACE, TOO_FEW, TRAINED, train_bundle
+from tests.services.train.conftest import SMALL, Trained, sample_records
+
+PROBES = ["Which project uses Flask?", "an interpreter written in C", "Azure infrastructure automation"]
+
+
+def test_trained_model_metadata(trained: Trained) -> None:
+    meta = trained.outcome.metadata
+    assert trained.outcome.status == TRAINED
+    assert meta["status"] == "trained" and meta["pairs"] == 48 and meta["epochs"] == 1 and meta["device"] == "cpu"
+    assert len(meta["loss"]) == 1 and meta["loss"][0] > 0 and meta["steps"] == 6
+    assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["created_at"]
+    assert trained.storage.exists(meta["archive_key"])
+
+
+def test_reloaded_in_a_fresh_process_it_gives_the_same_embeddings(trained: Trained) -> None:
+    here = load_model(str(trained.store.local_path("yungryce", trained.outcome.fingerprint))).encode(PROBES)
+    base = load_model().encode(PROBES)
+    assert not np.allclose(here, base, atol=1e-3), "fine-tuning changed the model"
+    script = (
+        "import json, sys; from pathlib import Path\n"
+        "from services.core.storage.local import LocalBackend\n"
+        "from services.train.store import ModelStore\n"
+        "from services.train.model import load_model\n"
+        f"store = ModelStore(LocalBackend({str(trained.root / 'storage')!r}), Path({str(trained.root / 'fresh')!r}))\n"
+        f"model = load_model(str(store.local_path('yungryce', {trained.outcome.fingerprint!r})))\n"
+        f"print(json.dumps(model.encode({PROBES!r}).tolist()))\n"
+    )
+    fresh = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert np.allclose(np.array(json.loads(fresh.stdout.strip().splitlines()[-1])), here, atol=1e-5)
+
+
+def test_a_second_request_for_the_same_content_does_not_train(trained: Trained) -> None:
+    again = train_bundle(trained.store, "yungryce", trained.records, SMALL)
+    assert again.status == CACHED
+    assert again.metadata["created_at"] == trained.outcome.metadata["created_at"]
+    assert again.metadata["archive_key"] == trained.outcome.metadata["archive_key"]
+
+
+def test_models_are_per_user(trained: Trained) -> None:
+    assert not trained.store.exists("octocat", trained.outcome.fingerprint)
+    assert trained.outcome.metadata["archive_key"].startswith("models/yungryce/")
+
+
+def test_two_trainers_of_one_fingerprint_end_with_one_valid_model(tmp_path: Path) -> None:
+    storage = LocalBackend(tmp_path / "storage")
+    records = sample_records(storage, "octocat")
+    store = ModelStore(storage, tmp_path / "cache")
+    tiny = TrainParams(batch_size=4, epochs=1, warmup_steps=1, max_pairs=8)
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(train_bundle(store, "octocat", records, tiny)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(o.status for o in outcomes)
+    assert statuses in ([LOST_RACE, TRAINED], [CACHED, TRAINED])
+    archives = [i.key for i in storage.list("models/octocat/") if i.key.endswith(".zip")]
+    fingerprint = outcomes[0].fingerprint
+    assert len(archives) == 1 and store.metadata("octocat", fingerprint)["archive_key"] == archives[0]
+    assert (store.local_path("octocat", fingerprint) / "modules.json").exists()
+
+
+def test_a_failed_training_is_recorded_and_never_saved_as_a_model(tmp_path: Path) -> None:
+    storage = LocalBackend(tmp_path / "storage")
+    records = sample_records(storage, "octocat")
+    store = ModelStore(storage, tmp_path / "cache")
+    impossible = TrainParams(device="cuda")  # no GPU here
+    try:
+        train_bundle(store, "octocat", records, impossible)
+        raise AssertionError("expected the training to fail")
+    except RuntimeError as exc:
+        assert "cuda" in str(exc).lower()
+    fingerprint = __import__("services.core.fingerprints", fromlist=["x"]).content_fingerprint(records)
+    assert not store.exists("octocat", fingerprint)
+    failure = store.failure("octocat", fingerprint)
+    assert failure["status"] == "failed" and "CUDA" in failure["error"]
+    assert not storage.exists(CacheKeys().model_metadata("octocat", fingerprint))
+
+
+def test_too_few_documented_repos_train_nothing(tmp_path: Path) -> None:
+    store = ModelStore(LocalBackend(tmp_path), tmp_path / "cache")
+    records = [{"name": "a", "has_documentation": True, "readme": "x"}, {"name": "b", "has_documentation": False}]
+    assert train_bundle(store, "octocat", records, SMALL).status == TOO_FEW
