@@ -13,7 +13,6 @@ from router.legacy_client import LegacyClient
 from router.metrics import RouterMetrics
 from router.paths import LegacyPath, QueuePath
 from router.shadow import ShadowMirror
-from services.core.errors import SettingsError
 from services.core.keys import Namespace
 from services.core.settings import Settings
 from services.pipeline import Pipeline
@@ -50,11 +49,16 @@ class RouterContext:
 
 
 def make_flag_store(settings: Settings) -> FlagStore:
+    """The flag store the settings name (file, env or Key Vault)."""
     if settings.flag_store == "env":
         return EnvFlagStore()
     if settings.flag_store == "keyvault":
-        raise SettingsError("CLOUDFOLIO_FLAG_STORE",
-                            "the keyvault flag store is not in this version yet; use file or env")
+        from rollout.keyvault_store import KeyVaultFlagStore, StaticTokenCredential
+
+        credential = StaticTokenCredential(settings.keyvault_static_token) if settings.keyvault_static_token else None
+        options = {"connection_verify": settings.keyvault_ca_bundle} if settings.keyvault_ca_bundle else {}
+        return KeyVaultFlagStore(settings.keyvault_url, credential,
+                                 verify_challenge_resource=settings.keyvault_verify_challenge, **options)
     return FileFlagStore(settings.data_path / "flags.json")
 
 

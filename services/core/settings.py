@@ -206,6 +206,29 @@ VARIABLES: tuple[Variable, ...] = (
              _choice("file", "env", "keyvault")),
     Variable("CLOUDFOLIO_KEYVAULT_URL", "keyvault_url", "",
              "Key Vault URL for the `keyvault` flag store (`https://<name>.vault.azure.net`).", _url("https")),
+    Variable("CLOUDFOLIO_KEYVAULT_STATIC_TOKEN", "keyvault_static_token", "",
+             "Emulators and test servers only: a fixed bearer token instead of DefaultAzureCredential.", _text,
+             secret=True),
+    Variable("CLOUDFOLIO_KEYVAULT_VERIFY_CHALLENGE", "keyvault_verify_challenge", "true",
+             "Check that the vault's 401 challenge names its own domain (switch off only for localhost emulators).",
+             _bool),
+    Variable("CLOUDFOLIO_KEYVAULT_CA_BUNDLE", "keyvault_ca_bundle", "",
+             "PEM file of a CA to trust for the vault (emulators); empty uses the system's.", _text),
+    Variable("CLOUDFOLIO_ROUTER_METRICS_URLS", "router_metrics_urls", "http://127.0.0.1:8000/metrics",
+             "Comma-separated `/metrics` URLs of every router replica, for `rollout watch`.", _text),
+    Variable("CLOUDFOLIO_ALERT_WINDOW", "alert_window", "300", "Seconds of the error-rate window.",
+             _float_range(1, 86400)),
+    Variable("CLOUDFOLIO_ALERT_THRESHOLD", "alert_threshold", "0.02",
+             "Queue-path error rate above which `rollout watch` rolls back (0.02 = 2 %).", _float_range(0, 1)),
+    Variable("CLOUDFOLIO_ALERT_MIN_REQUESTS", "alert_min_requests", "20",
+             "Fewer queue-path requests in the window is `unknown`, never a rollback.", _int_range(1, 10**9)),
+    Variable("CLOUDFOLIO_ALERT_INTERVAL", "alert_interval", "15", "Seconds between scrapes of `rollout watch`.",
+             _float_range(0.1, 3600)),
+    Variable("CLOUDFOLIO_NOTIFY_WEBHOOK_URL", "notify_webhook_url", "",
+             "Slack- or Teams-compatible incoming webhook for rollback notifications; empty sends none.",
+             _url("https", "http"), secret=True),
+    Variable("CLOUDFOLIO_NOTIFY_STYLE", "notify_style", "slack", "`slack` or `teams` payloads.",
+             _choice("slack", "teams")),
 )
 
 
@@ -263,6 +286,16 @@ class Settings:
     legacy_retry_after: int
     flag_store: str
     keyvault_url: str
+    keyvault_static_token: str
+    keyvault_verify_challenge: bool
+    keyvault_ca_bundle: str
+    router_metrics_urls: str
+    alert_window: float
+    alert_threshold: float
+    alert_min_requests: int
+    alert_interval: float
+    notify_webhook_url: str
+    notify_style: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

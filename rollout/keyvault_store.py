@@ -1,0 +1,106 @@
+"""Rollout flags as Azure Key Vault secrets, through the real ``azure-keyvault-secrets`` client.
+
+Secret names are the flag names (``QUEUE-TRAFFIC-PCT``...: Key Vault allows only letters, digits
+and hyphens). Every write creates a new secret version tagged with who changed it, why, and the
+previous value, so the version history is the audit trail. A flag that was never set reads as
+absent. Reads go through the router's TTL cache (:mod:`router.flags`), which keeps the last good
+value when the vault is unreachable; Key Vault throttles with 429 and ``Retry-After``, which the
+SDK's retry policy honours.
+
+Authentication is ``DefaultAzureCredential`` (managed identity in Azure). For emulators and test
+servers a fixed bearer token can be given instead, with the challenge-resource check switched off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+from rollout.flag_stores import FLAG_NAMES, FlagStore, FlagStoreError
+
+log = logging.getLogger("cloudfolio.keyvault")
+
+#: Key Vault tag values are at most 256 characters.
+MAX_TAG = 256
+
+
+class StaticTokenCredential:
+    """A credential that always returns one token (emulators and tests only)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, 2**31 - 1)
+
+
+class KeyVaultFlagStore(FlagStore):
+    """Flags in one Key Vault.
+
+    Parameters:
+      vault_url(str): ``https://<name>.vault.azure.net``.
+      credential(TokenCredential | None): defaults to ``DefaultAzureCredential``.
+      verify_challenge_resource(bool): check the 401 challenge's resource against the vault's domain;
+        switch off only for emulators on localhost. Defaults to True.
+      client_options: passed to ``SecretClient`` (e.g. ``connection_verify`` for a test CA).
+    """
+
+    name = "keyvault"
+
+    def __init__(self, vault_url: str, credential: Any = None, *, verify_challenge_resource: bool = True,
+                 **client_options: Any) -> None:
+        from azure.keyvault.secrets import SecretClient
+
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        self.vault_url = vault_url
+        self._client = SecretClient(vault_url, credential, verify_challenge_resource=verify_challenge_resource,
+                                    **client_options)
+
+    def _get(self, name: str) -> Any | None:
+        try:
+            return self._client.get_secret(name)
+        except ResourceNotFoundError:
+            return None
+
+    def read(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        try:
+            for name in FLAG_NAMES:
+                secret = self._get(name)
+                if secret is not None and secret.value is not None:
+                    values[name] = secret.value
+        except AzureError as exc:
+            raise FlagStoreError(f"Key Vault {self.vault_url} unreadable: {type(exc).__name__}: {exc}") from exc
+        return values
+
+    def write(self, values: Mapping[str, str], *, actor: str, reason: str) -> None:
+        try:
+            for name, value in values.items():
+                previous = self._get(name)
+                tags = {
+                    "changed_by": actor[:MAX_TAG],
+                    "reason": reason[:MAX_TAG],
+                    "previous": (previous.value if previous is not None and previous.value else "")[:MAX_TAG],
+                }
+                self._client.set_secret(name, value, content_type="text/plain", tags=tags)
+        except AzureError as exc:
+            raise FlagStoreError(f"Key Vault {self.vault_url} write failed: {type(exc).__name__}: {exc}") from exc
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Every version of one flag, oldest first, with its tags (the audit trail)."""
+        versions = [
+            {"version": p.version, "updated_on": p.updated_on.isoformat() if p.updated_on else None,
+             "tags": dict(p.tags or {})}
+            for p in self._client.list_properties_of_secret_versions(name)
+        ]
+        return sorted(versions, key=lambda v: v["updated_on"] or "")
+
+    def close(self) -> None:
+        self._client.close()
