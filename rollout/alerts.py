@@ -111,9 +111,9 @@ class ErrorRateEvaluator:
         latest = self.samples[-1]
         now = latest.at if now is None else now
         start = now - self.window_seconds
-        inside = [s for s in self.samples if s.at >= start]
-        before = [s for s in self.samples if s.at < start]
-        # the baseline is the last sample before the window (or its first sample, early on)
+        inside = [s for s in self.samples if s.at > start]
+        before = [s for s in self.samples if s.at <= start]
+        # the baseline is the last sample at or before the window's start (or its first sample, early on)
         baseline = before[-1] if before else inside[0]
         if baseline is latest:
             return verdict(UNKNOWN, "no samples inside the window")

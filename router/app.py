@@ -134,9 +134,23 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
         path = job.extra.get("path", "queue")
         request.state.path = path
         view = await context.paths[path].status(job)
-        if view["status"] in (COMPLETED, FAILED):
-            metrics.jobs.labels(path, view["status"]).inc()
+        if view["status"] in (COMPLETED, FAILED) and await run_in_threadpool(_first_report, job.job_id):
+            metrics.jobs.labels(path, view["status"]).inc()  # once per job, whichever replica sees it first
         return JSONResponse(view)
+
+    def _first_report(job_id: str) -> bool:
+        """Mark a finished job as counted; True only for the caller that marked it."""
+        marked = []
+
+        def change(current: Job) -> bool | None:
+            if current.extra.get("reported"):
+                return False
+            current.extra["reported"] = True
+            marked.append(True)
+            return None
+
+        jobs.update(job_id, change)
+        return bool(marked)
 
     @instrumented("/bundles/{username}")
     async def bundle(request: Request) -> Response:

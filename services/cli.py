@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from services.core.errors import CloudfolioError, InvalidName, SettingsError
@@ -261,8 +262,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from services.train.trainer import params_from_settings, train_bundle
 
     settings = _load_settings(args)
-    from pathlib import Path
-
     raw = Path(args.task_file).read_text("utf-8") if args.task_file else settings.task_data
     if not raw.strip():
         print("no task: give --task-file F or set TASK_DATA to a JSON object like {\"username\": \"yungryce\"}",
@@ -304,6 +303,136 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(json.dumps({"status": result.status, "fingerprint": result.fingerprint,
                       "pairs": result.metadata.get("pairs"), "loss": result.metadata.get("loss"),
                       "device": result.metadata.get("device")}))
+    return RET_OK
+
+
+# -- rollout ----------------------------------------------------------------------------------
+def _human() -> str:
+    import getpass
+    import socket
+
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def _rollout_store(args: argparse.Namespace):
+    from router.context import make_flag_store
+
+    settings = _load_settings(args)
+    return settings, make_flag_store(settings)
+
+
+def cmd_rollout_status(args: argparse.Namespace) -> int:
+    import json
+
+    from router.flags import parse_flags
+
+    _settings, store = _rollout_store(args)
+    raw = store.read()
+    flags, problems = parse_flags(raw)
+    print(json.dumps({"store": store.name, "flags": flags.as_dict(), "raw": raw, "problems": problems}, indent=2))
+    return RET_OK
+
+
+def cmd_rollout_set(args: argparse.Namespace) -> int:
+    from rollout.runbook import RolloutLocked, set_percentage
+
+    _settings, store = _rollout_store(args)
+    try:
+        set_percentage(store, args.percentage, actor=_human(), reason=args.reason)
+    except RolloutLocked as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return RET_FAILED
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return RET_USAGE
+    print(f"QUEUE-TRAFFIC-PCT set to {args.percentage:g} in the {store.name} store")
+    return RET_OK
+
+
+def cmd_rollout_shadow(args: argparse.Namespace) -> int:
+    from rollout.flag_stores import ENABLE_QUEUE_SHADOW, SHADOW_SAMPLE_PCT
+
+    _settings, store = _rollout_store(args)
+    values = {ENABLE_QUEUE_SHADOW: "true" if args.state == "on" else "false"}
+    if args.sample is not None:
+        if not 0 <= args.sample <= 100:
+            print("--sample must be between 0 and 100", file=sys.stderr)
+            return RET_USAGE
+        values[SHADOW_SAMPLE_PCT] = f"{args.sample:g}"
+    store.write(values, actor=_human(), reason=args.reason)
+    print(f"shadow {args.state}" + (f", sampling {args.sample:g} %" if args.sample is not None else ""))
+    return RET_OK
+
+
+def cmd_rollout_rollback(args: argparse.Namespace) -> int:
+    import json
+
+    from rollout.notify import WebhookNotifier
+    from rollout.runbook import InvalidAlert, RollbackReason, parse_common_alert, rollback
+
+    settings, store = _rollout_store(args)
+    if args.alert:
+        try:
+            text = sys.stdin.read() if args.alert == "-" else Path(args.alert).read_text("utf-8")
+            reason = parse_common_alert(json.loads(text))
+        except (InvalidAlert, ValueError) as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return RET_USAGE
+        if reason is None:
+            print(json.dumps({"action": "ignored", "why": "the alert is Resolved"}))
+            return RET_OK
+    else:
+        reason = RollbackReason(metric="manual", value=None, threshold=None, window="-",
+                                alert_id=f"manual by {_human()}: {args.reason}", source="cli")
+    notifier = None
+    if settings.notify_webhook_url:
+        notifier = WebhookNotifier(settings.notify_webhook_url, settings.notify_style)
+    result = rollback(store, reason, notifier=notifier, dry_run=args.dry_run,
+                      actor=_human() if not args.alert else "azure-monitor-alert")
+    print(json.dumps(result.as_dict(), indent=2))
+    return RET_OK
+
+
+def cmd_rollout_reenable(args: argparse.Namespace) -> int:
+    from rollout.runbook import reenable
+
+    _settings, store = _rollout_store(args)
+    if reenable(store, args.reason, actor=_human()):
+        print("lock cleared; the percentage is unchanged (raise it with `cloudfolio rollout set`)")
+    else:
+        print("the rollout was not locked")
+    return RET_OK
+
+
+def cmd_rollout_watch(args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import threading
+
+    from rollout.alerts import ErrorRateEvaluator
+    from rollout.notify import WebhookNotifier
+    from rollout.watch import Watcher
+
+    settings, store = _rollout_store(args)
+    urls = [u.strip() for u in settings.router_metrics_urls.split(",") if u.strip()]
+    watcher = Watcher(
+        store=store,
+        evaluator=ErrorRateEvaluator(settings.alert_window, settings.alert_threshold, settings.alert_min_requests),
+        urls=urls,
+        notifier=WebhookNotifier(settings.notify_webhook_url, settings.notify_style)
+        if settings.notify_webhook_url else None,
+        dry_run=args.dry_run,
+        state_path=settings.data_path / "alert-state.json" if args.once else None,
+    )
+
+    def report(verdict, result) -> None:
+        print(json.dumps({"verdict": verdict.as_dict(), "rollback": result.as_dict() if result else None}),
+              flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    watcher.run(settings.alert_interval, stop, report, iterations=1 if args.once else args.iterations)
     return RET_OK
 
 
@@ -403,6 +532,49 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--timeout", type=float, help="seconds before giving up (default: WORKER_TASK_TIMEOUT)")
     train.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
     train.set_defaults(func=cmd_train)
+
+    rollout = commands.add_parser(
+        "rollout", help="read and change rollout flags; roll back; watch the error rate",
+        description="Rollout control against the configured flag store (CLOUDFOLIO_FLAG_STORE: file, env or "
+        "keyvault). See docs/ROLLBACK-PLAYBOOK.md.")
+    rollout_commands = rollout.add_subparsers(dest="rollout_command", metavar="ACTION", required=True)
+
+    def add(name: str, func: object, help_text: str, description: str) -> argparse.ArgumentParser:
+        sub = rollout_commands.add_parser(name, help=help_text, description=description)
+        sub.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
+        sub.set_defaults(func=func)
+        return sub
+
+    add("status", cmd_rollout_status, "show the flags in force", "Print the flags as stored and as the router "
+        "reads them (invalid values fail safe and are listed under problems).")
+    setter = add("set", cmd_rollout_set, "set the queue percentage", "Set QUEUE-TRAFFIC-PCT. Raising it while "
+                 "the rollout is locked (after a rollback) is refused: re-enable first.")
+    setter.add_argument("percentage", type=float, help="0-100")
+    setter.add_argument("--reason", required=True, help="why (kept in the change history)")
+    shadow = add("shadow", cmd_rollout_shadow, "switch shadow mirroring on or off",
+                 "Set ENABLE-QUEUE-SHADOW (and optionally SHADOW-SAMPLE-PCT).")
+    shadow.add_argument("state", choices=["on", "off"])
+    shadow.add_argument("--sample", type=float, help="percentage of requests to mirror")
+    shadow.add_argument("--reason", required=True, help="why")
+    back = add("rollback", cmd_rollout_rollback, "roll back now: 0 %% to the queue path, locked, notified",
+               "The runbook's one action: QUEUE-TRAFFIC-PCT=0, ROLLOUT-LOCK set with the reason, notification "
+               "to CLOUDFOLIO_NOTIFY_WEBHOOK_URL. Idempotent. --alert takes an Azure Monitor common-alert-schema "
+               "body (a file, or - for stdin); anything else is refused, a Resolved alert is ignored.")
+    reason = back.add_mutually_exclusive_group(required=True)
+    reason.add_argument("--reason", help="why, for a manual rollback")
+    reason.add_argument("--alert", help="common-alert-schema JSON file, or - for stdin")
+    back.add_argument("--dry-run", action="store_true", help="report what would happen; change nothing")
+    again = add("reenable", cmd_rollout_reenable, "clear the rollback lock (a human decision)",
+                "Clear ROLLOUT-LOCK. The percentage stays at its value; raise it with `rollout set` afterwards.")
+    again.add_argument("--reason", required=True, help="what was fixed")
+    watch = add("watch", cmd_rollout_watch, "evaluate the queue path's error rate and roll back when unhealthy",
+                "Scrape CLOUDFOLIO_ROUTER_METRICS_URLS every CLOUDFOLIO_ALERT_INTERVAL seconds; when the queue "
+                "path's error rate over CLOUDFOLIO_ALERT_WINDOW exceeds CLOUDFOLIO_ALERT_THRESHOLD with at least "
+                "CLOUDFOLIO_ALERT_MIN_REQUESTS requests, run the rollback. No data or too few requests is "
+                "'unknown': never healthy, never a rollback. Prints one JSON verdict per evaluation.")
+    watch.add_argument("--once", action="store_true", help="evaluate once and exit (cron); samples persist")
+    watch.add_argument("--dry-run", action="store_true", help="report rollbacks without doing them")
+    watch.add_argument("--iterations", type=int, help=argparse.SUPPRESS)
 
     config = commands.add_parser(
         "config", help="print every setting and its current value (secrets masked)",

@@ -23,7 +23,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
                           env=full_env, timeout=timeout)
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["refresh"], ["config"]])
+@pytest.mark.parametrize("command", [
+    [], ["serve"], ["legacy"], ["refresh"], ["worker"], ["queues"], ["dlq"], ["dlq", "replay"], ["train"],
+    ["config"], ["rollout"], ["rollout", "status"], ["rollout", "set"], ["rollout", "shadow"],
+    ["rollout", "rollback"], ["rollout", "reenable"], ["rollout", "watch"],
+])
 def test_help_explains_each_command(command: list[str]) -> None:
     result = run_cli(*command, "--help")
     assert result.returncode == 0
