@@ -73,3 +73,12 @@ def test_an_unreachable_vault_keeps_the_last_good_flags(vault: KeyVaultServer) -
 def test_bad_secret_names_are_refused_by_the_vault(vault: KeyVaultServer) -> None:
     with pytest.raises(FlagStoreError):
         store_for(vault).write({"QUEUE_TRAFFIC_PCT": "1"}, actor="t", reason="t")
+
+
+def test_a_secret_reads_by_version_too(vault: KeyVaultServer) -> None:
+    store = store_for(vault)
+    store.write({"QUEUE-TRAFFIC-PCT": "5"}, actor="t", reason="t")
+    store.write({"QUEUE-TRAFFIC-PCT": "25"}, actor="t", reason="t")
+    first, second = store.history("QUEUE-TRAFFIC-PCT")
+    assert store._client.get_secret("QUEUE-TRAFFIC-PCT", first["version"]).value == "5"
+    assert store._client.get_secret("QUEUE-TRAFFIC-PCT", second["version"]).value == "25"

@@ -121,3 +121,34 @@ def test_cli_rollback_from_an_alert_on_stdin_and_garbage_refused(tmp_path: Path)
     assert status["flags"]["percentage"] == 0 and status["flags"]["locked"] is True
     refused = _cli(tmp_path, "set", "60", "--reason", "automatic raise")
     assert refused.returncode == 1 and "locked" in refused.stderr
+
+
+def test_watch_once_keeps_its_samples_between_runs(store: FileFlagStore, tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from tests.support.github_server import ServerThread
+
+    counters = {"requests": 0.0, "errors": 0.0}
+
+    async def metrics(request):
+        return PlainTextResponse(
+            "# TYPE router_requests_total counter\n"
+            f'router_requests_total{{path="queue",route="/r",status_class="2xx"}} {counters["requests"]}\n'
+            f'router_requests_total{{path="queue",route="/r",status_class="5xx"}} {counters["errors"]}\n')
+
+    server = ServerThread(Starlette(routes=[Route("/metrics", metrics)])).start()
+    state = tmp_path / "alert-state.json"
+    try:
+        def once() -> str:  # a fresh Watcher per run, as cron starts a fresh process
+            watcher = Watcher(store, ErrorRateEvaluator(3600, 0.02, 10), [f"{server.url}/metrics"], state_path=state)
+            verdict, _result = watcher.step()
+            return verdict.state
+
+        assert once() == "unknown"
+        counters["requests"], counters["errors"] = 100, 10
+        assert once() == "unhealthy", "the first run's sample was kept in the state file"
+        assert store.read()["QUEUE-TRAFFIC-PCT"] == "0"
+    finally:
+        server.stop()
