@@ -7,6 +7,8 @@
 #   ensure_venv train,test also the training and test extras; torch is pinned to the 2.13.0 CPU wheel
 #                          first so no resolver ever pulls a multi-GB CUDA build
 #   ensure_azurite         Azurite (npm package) into .tools/, for the Blob backend tests
+#   ensure_checkov         checkov into its own venv (.tools/iac-venv), for the Bicep scan
+#   ensure_rabbitmq        RabbitMQ on 127.0.0.1:5672 (started, or installed with apt as root)
 
 CLOUDFOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$CLOUDFOLIO_ROOT/.venv"
@@ -60,6 +62,17 @@ ensure_azurite() {
     mkdir -p "$tools"
     [ -f "$tools/package.json" ] || echo '{"name": "cloudfolio-test-tools", "private": true}' > "$tools/package.json"
     (cd "$tools" && npm install --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null)
+}
+
+ensure_checkov() {
+    # checkov in its own virtual environment: it downgrades packages pytest needs
+    local iac="$CLOUDFOLIO_ROOT/.tools/iac-venv"
+    if [ -x "$iac/bin/checkov" ]; then
+        return 0
+    fi
+    log "installing checkov into .tools/iac-venv"
+    "${PYTHON:-python3}" -m venv "$iac"
+    "$iac/bin/python" -m pip install -q "checkov>=3.2,<4"
 }
 
 rabbitmq_up() { rabbitmq-diagnostics -q ping >/dev/null 2>&1; }

@@ -7,6 +7,7 @@ source "$(dirname "$0")/bootstrap.sh"
 ensure_venv "train,test"
 ensure_azurite || log "continuing without Azurite: Blob tests will skip locally and fail under CI=true"
 ensure_rabbitmq || log "continuing without RabbitMQ: queue tests will skip locally and fail under CI=true"
+ensure_checkov || log "continuing without checkov: the Bicep scan will skip locally and fail under CI=true"
 cd "$CLOUDFOLIO_ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 log "ruff"

@@ -262,10 +262,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     from services.train.trainer import params_from_settings, train_bundle
 
     settings = _load_settings(args)
-    raw = Path(args.task_file).read_text("utf-8") if args.task_file else settings.task_data
+    delivery = None
+    if args.from_queue:
+        from services.core.queue_admin import take_one
+
+        if not settings.broker_url:
+            print("--from-queue needs CLOUDFOLIO_BROKER_URL", file=sys.stderr)
+            return RET_USAGE
+        delivery = take_one(settings.broker_url, settings.training_queue)
+        if delivery is None:
+            print(f"the {settings.training_queue} queue is empty: nothing to do")
+            return RET_OK
+        raw = json.dumps(delivery.kwargs)
+    else:
+        raw = Path(args.task_file).read_text("utf-8") if args.task_file else settings.task_data
     if not raw.strip():
-        print("no task: give --task-file F or set TASK_DATA to a JSON object like {\"username\": \"yungryce\"}",
-              file=sys.stderr)
+        print("no task: give --task-file F, set TASK_DATA to a JSON object like {\"username\": \"yungryce\"}, "
+              "or use --from-queue", file=sys.stderr)
         return RET_USAGE
     try:
         task = json.loads(raw)
@@ -273,12 +286,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         namespace = Namespace(task.get("namespace", "live"))
     except (ValueError, KeyError, TypeError) as exc:
         print(f"invalid task: {exc}", file=sys.stderr)
+        if delivery is not None:
+            delivery.reject()  # a malformed message would fail every time: dead-letter it
         return RET_USAGE
     timeout = args.timeout or settings.worker_task_timeout
     storage = make_storage(settings)
     cached = BundleCache(storage, CacheKeys(namespace)).load_bundle(username)
     if cached is None:
         print(f"no {namespace.value} bundle for {username}: refresh it first", file=sys.stderr)
+        if delivery is not None:
+            delivery.reject()
         return RET_FAILED
     store = ModelStore(storage, settings.data_path / "model-cache", namespace)
     outcome: dict[str, object] = {}
@@ -291,14 +308,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     worker = threading.Thread(target=run, name="train-task", daemon=True)
     worker.start()
-    worker.join(timeout)
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        if delivery is not None:
+            delivery.keep_alive(min(1.0, max(0.0, deadline - time.monotonic())))  # AMQP heartbeats
+        else:
+            worker.join(min(1.0, max(0.0, deadline - time.monotonic())))
     if worker.is_alive():
         print(f"training did not finish within {timeout}s (WORKER_TASK_TIMEOUT); giving up", file=sys.stderr)
+        if delivery is not None:
+            delivery.reject()
         sys.stdout.flush()
         os._exit(RET_FAILED)  # the training thread cannot be interrupted; end the process
     if "error" in outcome:
         print(f"training failed: {outcome['error']}", file=sys.stderr)
+        if delivery is not None:
+            delivery.reject()
         return RET_FAILED
+    if delivery is not None:
+        delivery.ack()
     result = outcome["result"]
     print(json.dumps({"status": result.status, "fingerprint": result.fingerprint,
                       "pairs": result.metadata.get("pairs"), "loss": result.metadata.get("loss"),
@@ -529,6 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
         "timeout, 2 for a bad task. The task is JSON {\"username\": ..., \"namespace\": \"live\"} from "
         "--task-file or TASK_DATA; the wall-clock limit is WORKER_TASK_TIMEOUT seconds.")
     train.add_argument("--task-file", help="file holding the task JSON (default: the TASK_DATA variable)")
+    train.add_argument("--from-queue", action="store_true",
+                       help="take one train_model message from the training queue instead (acked on success, "
+                            "dead-lettered on failure); for the event-driven Container Apps Job")
     train.add_argument("--timeout", type=float, help="seconds before giving up (default: WORKER_TASK_TIMEOUT)")
     train.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
     train.set_defaults(func=cmd_train)

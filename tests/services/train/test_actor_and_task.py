@@ -99,3 +99,31 @@ def test_single_task_mode_exit_codes_for_bad_tasks_failures_and_timeouts(refresh
     assert failing.returncode == 1 and "training failed" in failing.stderr
     slow = run_train(refreshed, "--timeout", "0.5", TASK_DATA='{"username": "octocat"}')
     assert slow.returncode == 1 and "did not finish within 0.5s" in slow.stderr
+
+
+@pytest.mark.integration
+def test_from_queue_takes_one_message_acks_it_and_dead_letters_failures(refreshed: Path, rabbitmq_url: str) -> None:
+    import pika
+
+    from tests.support.queue_harness import QueueEnv, delete_queues
+
+    env = QueueEnv(refreshed, "http://127.0.0.1:9", broker_url=rabbitmq_url)
+    queue = env.queue_names[2]
+    pipeline = Pipeline(build_runtime(Settings.from_env({**env.env(), **TINY, "CLOUDFOLIO_REPO_SOURCE": "sample"})))
+    try:
+        for username in ("octocat", "yungryce"):  # yungryce has no bundle here: that one must fail
+            pipeline.send(pipeline.train.message(job_id="0" * 32, username=username, content_fingerprint="0" * 32,
+                                                 bundle_fingerprint="0" * 32))
+        extra = {"CLOUDFOLIO_BROKER_URL": rabbitmq_url, "CLOUDFOLIO_TRAINING_QUEUE": queue}
+        first = run_train(refreshed, "--from-queue", **extra)
+        assert first.returncode == 0 and '"status": "trained"' in first.stdout, first.stderr[-2000:]
+        second = run_train(refreshed, "--from-queue", **extra)
+        assert second.returncode == 1 and "refresh it first" in second.stderr
+        empty = run_train(refreshed, "--from-queue", **extra)
+        assert empty.returncode == 0 and "is empty" in empty.stdout
+        channel = pika.BlockingConnection(pika.URLParameters(rabbitmq_url)).channel()
+        assert channel.queue_declare(f"{queue}.XQ", passive=True).method.message_count == 1
+        assert channel.queue_declare(queue, passive=True).method.message_count == 0
+    finally:
+        pipeline.runtime.close()
+        delete_queues(rabbitmq_url, env.queue_names)
