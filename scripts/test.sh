@@ -4,7 +4,7 @@
 # Extra arguments go to pytest (e.g. -k storage, -x).
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
-ensure_venv "train,test"
+ensure_venv "train,test,loadtest"
 ensure_azurite || log "continuing without Azurite: Blob tests will skip locally and fail under CI=true"
 ensure_rabbitmq || log "continuing without RabbitMQ: queue tests will skip locally and fail under CI=true"
 ensure_checkov || log "continuing without checkov: the Bicep scan will skip locally and fail under CI=true"
