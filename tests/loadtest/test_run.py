@@ -52,3 +52,20 @@ def test_a_short_real_run_writes_every_report(rabbitmq_url: str, tmp_path: Path)
     for name in ("locust_stats.csv", "locust_stats_history.csv", "report.html", "latency.png"):
         assert (out / name).stat().st_size > 0, name
     assert "Aggregated" in result.stdout
+
+
+def test_step_shape_ramps_10_50_100_then_stops() -> None:
+    # importing locust monkey-patches the process with gevent: check the shape in a child process
+    script = (
+        "from loadtest.shapes import StepRamp\n"
+        "shape = StepRamp(); shape.step_seconds = 10\n"
+        "ticks = []\n"
+        "for elapsed in (0, 9.9, 10, 25, 29.9, 30):\n"
+        "    shape.get_run_time = lambda elapsed=elapsed: elapsed\n"
+        "    ticks.append(shape.tick())\n"
+        "print(ticks)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-1000:]
+    expected = "[(10, 20.0), (10, 20.0), (50, 20.0), (100, 20.0), (100, 20.0), None]"
+    assert result.stdout.strip().splitlines()[-1] == expected
