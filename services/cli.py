@@ -473,6 +473,12 @@ def cmd_config(args: argparse.Namespace) -> int:
     return RET_OK
 
 
+def add_server_arguments(parser: argparse.ArgumentParser, default_port: str) -> None:
+    parser.add_argument("--host", help="address to listen on (default: CLOUDFOLIO_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help=f"port to listen on (default: {default_port})")
+    parser.add_argument("--data-dir", help="folder for local state (default: CLOUDFOLIO_DATA_DIR or ./.cloudfolio)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cloudfolio",
@@ -489,9 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "./.cloudfolio, the sample portfolio, in-process queue workers, the legacy "
                                 "replica under /legacy, and flags in ./.cloudfolio/flags.json (seeded from "
                                 "QUEUE_TRAFFIC_PCT, ENABLE_QUEUE_SHADOW, SHADOW_SAMPLE_PCT, ROLLOUT_STICKINESS).")
-    serve.add_argument("--host", help="address to listen on (default: CLOUDFOLIO_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: CLOUDFOLIO_PORT or 8000)")
-    serve.add_argument("--data-dir", help="folder for local state (default: CLOUDFOLIO_DATA_DIR or ./.cloudfolio)")
+    add_server_arguments(serve, "CLOUDFOLIO_PORT or 8000")
     serve.set_defaults(func=cmd_serve)
 
     legacy = commands.add_parser(
@@ -500,9 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
         "API under /runtime/webhooks/durabletask/instances/, GET /api/bundles/{username}. It runs the "
         "synchronous pipeline (stale detection, thread-pool fan-out, merge) and writes under legacy/. Point "
         "the router at it with CLOUDFOLIO_LEGACY_URL.")
-    legacy.add_argument("--host", help="address to listen on (default: CLOUDFOLIO_HOST or 127.0.0.1)")
-    legacy.add_argument("--port", type=int, help="port to listen on (default 7071, as Azure Functions)")
-    legacy.add_argument("--data-dir", help="folder for local state (default: ./.cloudfolio)")
+    add_server_arguments(legacy, "7071, as Azure Functions")
     legacy.set_defaults(func=cmd_legacy)
 
     refresh = commands.add_parser("refresh", help="build a user's bundle now and wait for it",
