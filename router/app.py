@@ -156,8 +156,13 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
     async def bundle(request: Request) -> Response:
         username = validate_username(request.path_params["username"])
         path = await decide(request, username)
-        code, body = await context.paths[path].bundle(username)
-        return JSONResponse(body, status_code=code)
+        if path == "queue":  # the stored records go out as stored: no decode, no re-encode
+            body = await context.queue.bundle_bytes(username)
+            if body is None:
+                return error_response(404, f"No valid bundle found for '{username}'")
+            return Response(body, media_type="application/json")
+        code, payload = await context.paths[path].bundle(username)
+        return JSONResponse(payload, status_code=code)
 
     @instrumented("/bundles/{username}/{repo}")
     async def repo(request: Request) -> Response:

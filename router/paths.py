@@ -10,6 +10,7 @@ primary request and the shadow mirror alike.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -158,6 +159,17 @@ class QueuePath:
         return 200, {"username": username, "fingerprint": cached.fingerprint, "path": self.name,
                      "last_modified": cached.last_modified.isoformat(), "size_bytes": cached.size_bytes,
                      "data": cached.data}
+
+    async def bundle_bytes(self, username: str) -> bytes | None:
+        """The bundle response as bytes, splicing the stored records in without decoding them."""
+        loaded = await run_in_threadpool(self.pipeline.runtime.cache(Namespace.LIVE).load_bundle_raw, username)
+        if loaded is None:
+            return None
+        data, info = loaded
+        head = json.dumps({"username": username, "fingerprint": info.fingerprint, "path": self.name,
+                           "last_modified": info.last_modified.isoformat(), "size_bytes": info.size_bytes},
+                          separators=(",", ":"))
+        return head[:-1].encode() + b',"data":' + data + b"}"
 
     async def repo(self, username: str, repo: str) -> tuple[int, dict[str, Any]]:
         cached = await run_in_threadpool(self.pipeline.runtime.cache(Namespace.LIVE).load_record, username, repo)

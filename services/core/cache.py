@@ -94,6 +94,30 @@ class BundleCache:
     def load_bundle(self, username: str) -> CachedValue | None:
         return self._load(self.keys.bundle(username))
 
+    def load_bundle_raw(self, username: str) -> tuple[bytes, CachedValue] | None:
+        """The bundle's ``data`` array as the stored JSON bytes, without decoding it.
+
+        Bundles are stored as ``{"data":[...],"cached_at":"..."}`` (ours and the legacy's), so the
+        array is the bytes between the first ``:`` and the last ``,"cached_at":``. A blob of any
+        other layout is decoded and re-encoded instead.
+        """
+        try:
+            blob = self.storage.get(self.keys.bundle(username))
+        except BlobNotFound:
+            return None
+        raw = blob.data
+        tail = raw.rfind(b',"cached_at":')
+        if raw.startswith(b'{"data":[') and tail > 0 and raw[tail - 1:tail] == b"]":
+            data = raw[len(b'{"data":'):tail]
+        else:
+            decoded = json.loads(raw)
+            if not isinstance(decoded, dict) or decoded.get("data") is None:
+                return None
+            data = _dumps(decoded["data"])
+        info = CachedValue(data=None, fingerprint=blob.info.metadata.get("fingerprint") or None,
+                           last_modified=blob.info.last_modified, size_bytes=blob.info.size, etag=blob.info.etag)
+        return data, info
+
     def bundle_fingerprint(self, username: str) -> str | None:
         try:
             return self.storage.head(self.keys.bundle(username)).metadata.get("fingerprint") or None

@@ -60,3 +60,15 @@ def test_merge_memory_does_not_grow_with_the_portfolio(local_storage: LocalBacke
         tracemalloc.stop()
     # 4x the repos (8 MB of records) must not need 4x the memory: batches bound it
     assert peaks[400] < 2 * peaks[100], peaks
+
+
+def test_raw_bundle_bytes_are_the_stored_records(storage: StorageBackend) -> None:
+    cache = BundleCache(storage, CacheKeys())
+    records = _save_records(cache, 7)
+    merge_bundle(cache, "yungryce", [r["name"] for r in records])
+    data, info = cache.load_bundle_raw("yungryce")
+    assert json.loads(data) == cache.load_bundle("yungryce").data and info.fingerprint
+    # a blob in another layout (keys reordered) is decoded and re-encoded instead
+    storage.put(cache.keys.bundle("octocat"), json.dumps({"cached_at": "x", "data": [{"a": 1}]}).encode())
+    assert json.loads(cache.load_bundle_raw("octocat")[0]) == [{"a": 1}]
+    assert cache.load_bundle_raw("nobody") is None
