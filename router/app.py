@@ -41,6 +41,7 @@ from router.admin import require_admin
 from router.bucketing import choose_path
 from router.context import RouterContext
 from router.errors import EXCEPTION_HANDLERS, error_response
+from router.flags import RolloutFlags
 from router.openapi import DOCS_HTML, openapi_schema
 from router.paths import Run
 from router.validation import read_json_object
@@ -83,19 +84,21 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
 
         return decorate
 
-    async def decide(request: Request, username: str) -> str:
+    async def decide_with_flags(request: Request, username: str) -> tuple[str, RolloutFlags]:
         flags = await run_in_threadpool(context.flags.current)
         path, bucket = choose_path(username, flags.percentage, stickiness=flags.stickiness, salt=settings.rollout_salt)
         request.state.path = path
         metrics.decisions.labels(path).inc()
         log.info("routed %s to %s", username, path,
                  extra={"username": username, "percentage": flags.percentage, "bucket": bucket, "path": path})
-        return path
+        return path, flags
+
+    async def decide(request: Request, username: str) -> str:
+        return (await decide_with_flags(request, username))[0]
 
     async def start_refresh(request: Request, username: str, force: bool) -> Run:
-        path = await decide(request, username)
+        path, flags = await decide_with_flags(request, username)
         run = await context.paths[path].start(username, force)
-        flags = await run_in_threadpool(context.flags.current)
         if flags.shadow:
             context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
         return run
@@ -228,18 +231,16 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
             username, force = validate_username(owner), True
         else:
             username, force = validate_username(body.get("username", "yungryce")), body.get("force_refresh", False)
-        path = await decide(request, username)
+        path, flags = await decide_with_flags(request, username)
         if path == "legacy":
             upstream = await context.legacy.client.passthrough("POST", "/api/orchestrator_start", raw)
             headers = {k: v for k, v in upstream.headers.items() if k.lower() in {"location", "retry-after"}}
-            flags = await run_in_threadpool(context.flags.current)
             if flags.shadow and upstream.status_code in (200, 202):
                 mirrored = await _legacy_run_from(upstream, username, force)
                 context.mirror.maybe_mirror(mirrored, force, flags.shadow_sample_pct)
             return Response(upstream.content, status_code=upstream.status_code, headers=headers,
                             media_type=upstream.headers.get("content-type", "application/json"))
         run = await context.queue.start(username, force)
-        flags = await run_in_threadpool(context.flags.current)
         if flags.shadow:
             context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
         if run.job is None:

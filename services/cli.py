@@ -102,6 +102,7 @@ def cmd_legacy(args: argparse.Namespace) -> int:
 
     from services.core.components import make_source, make_storage
     from services.core.jobs import JobStore
+    from services.core.sweeper import Sweeper
     from services.legacy.app import create_legacy_app
     from services.legacy.orchestrator import LegacyOrchestrator
     from services.legacy.training import inline_trainer
@@ -109,8 +110,10 @@ def cmd_legacy(args: argparse.Namespace) -> int:
     settings = _load_settings(args)
     storage = make_storage(settings)
     storage.check()
-    orchestrator = LegacyOrchestrator(storage, make_source(settings, storage), JobStore(storage, settings.job_ttl),
-                                      inline_trainer(settings, storage))
+    jobs = JobStore(storage, settings.job_ttl)
+    orchestrator = LegacyOrchestrator(storage, make_source(settings, storage), jobs, inline_trainer(settings, storage))
+    # an orchestration whose process died would read "Running" forever: fail it after the deadline
+    sweeper = Sweeper(jobs, settings.job_deadline).start()
     app = create_legacy_app(orchestrator, function_key=settings.legacy_function_key,
                             retry_after=settings.legacy_retry_after)
     port = args.port or 7071
@@ -118,6 +121,7 @@ def cmd_legacy(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
     finally:
+        sweeper.stop()
         orchestrator.close()
     return RET_OK
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,3 @@ def describe(folder: Path, owner: str, repo_id: int, date: str, entries: list[tu
         "default_branch": "main",
     }
 
-
-if __name__ == "__main__":  # pragma: no cover - debugging aid
-    print(json.dumps(describe(Path("."), "me", 1, "2025-01-01", []), indent=2))
