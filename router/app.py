@@ -180,7 +180,11 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
         code, body = await context.paths[path].bundle(username)
         if code != 200:
             raise HTTPException(404, f"No valid bundle found for '{username}': refresh it first")
-        result = await run_in_threadpool(context.search[path].search, username, body["data"], query, k)
+        try:
+            result = await run_in_threadpool(context.search[path].search, username, body["data"], query, k)
+        except ImportError as exc:  # a deployment without the training extra
+            raise HTTPException(503, "semantic search needs the training extra (pip install 'cloudfolio[train]'): "
+                                     f"{exc}") from None
         return {"username": username, "path": path, **result}
 
     @instrumented("/bundles/{username}/search")
