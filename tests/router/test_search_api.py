@@ -50,3 +50,12 @@ def test_search_bad_input(refreshed: RouterStack, method: str, path: str, body: 
     response = refreshed.client.request(method, path, content=body)
     assert response.status_code == status, response.text
     assert set(response.json()) == {"error"}
+
+
+def test_search_without_the_training_extra_is_a_clear_503(refreshed: RouterStack) -> None:
+    def missing(*args: object, **kwargs: object) -> None:
+        raise ModuleNotFoundError("No module named 'torch'")
+
+    refreshed.context.search["queue"].search = missing
+    answer = refreshed.client.get("/bundles/yungryce/search", params={"q": "flask"})
+    assert answer.status_code == 503 and "training extra" in answer.json()["error"]
