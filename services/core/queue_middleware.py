@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import threading
 import time
@@ -34,8 +35,9 @@ _CONTEXT_ARGS = ("job_id", "username", "mode", "repo")
 def _message_arguments(broker: Any, message: Any) -> dict[str, Any]:
     """Map a message's positional and keyword arguments to parameter names."""
     try:
-        actor = broker.get_actor(message.actor_name)
-        names = actor.fn.__code__.co_varnames[: actor.fn.__code__.co_argcount]
+        # inspect.signature follows __wrapped__, so actors wrapped by a decorator keep their names
+        parameters = inspect.signature(broker.get_actor(message.actor_name).fn).parameters.values()
+        names = tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
     except Exception:  # an actor unknown to this process: keyword arguments only
         names = ()
     values = dict(zip(names, message.args, strict=False))

@@ -21,6 +21,7 @@ from services.core.settings import Settings
 from services.pipeline import Pipeline
 from tests.support.github_server import FakeGitHub
 from tests.support.queue_harness import QueueEnv, WorkerProcess, delete_queues, wait_for_job, wait_until
+from tests.support.services import unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -199,7 +200,7 @@ def test_a_broker_restart_mid_job_is_survived(
     # Given a running job, when RabbitMQ's app is stopped and started again, then the worker
     # reconnects and the job completes with every repo (the technique of Dramatiq's own tests).
     if os.geteuid() != 0:
-        pytest.skip("rabbitmqctl needs root here")
+        unavailable("rabbitmqctl needs root here")
     github.inject(rf"/repos/{user}/", "latency", seconds=0.2, times=None)
     jobs = pipeline.runtime.jobs
     job = pipeline.submit_refresh(user)

@@ -8,6 +8,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from prometheus_client import CollectorRegistry
 
+from services.core.attempts import on_final_failure
 from services.core.queue_middleware import ContextFilter, LogContext, OutcomeMetrics
 
 
@@ -33,11 +34,13 @@ def test_log_records_inside_an_actor_carry_job_and_user() -> None:
     def work(job_id: str, username: str, repo: dict) -> None:
         logger.info("working")
 
-    actor = dramatiq.Actor(work, broker=broker, actor_name="work", queue_name="q", priority=0, options={})
+    # wrapped like the real actors (on_final_failure), and sent positionally like them
+    wrapped = on_final_failure(0, (), lambda *args, **kwargs: None)(work)
+    actor = dramatiq.Actor(wrapped, broker=broker, actor_name="work", queue_name="q", priority=0, options={})
     worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
     worker.start()
     try:
-        actor.send("a" * 32, "octocat", repo={"name": "Hello-World"})
+        actor.send("a" * 32, "octocat", {"name": "Hello-World"})
         broker.join("q")
         worker.join()
     finally:

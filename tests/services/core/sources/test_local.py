@@ -11,6 +11,7 @@ from services.core.errors import InvalidName
 from services.core.fingerprints import metadata_fingerprint
 from services.core.sources import UserNotFound
 from services.core.sources.local import LocalSource, sample_portfolio_root
+from tests.support.services import unavailable
 
 FIXTURES = Path(__file__).resolve().parents[4].parent / "shared" / "fixtures" / "legacy-samples" / "repos"
 
@@ -30,7 +31,7 @@ def test_sample_portfolio_has_yungryce_and_octocat() -> None:
 
 def test_sample_documents_are_the_fixtures_byte_for_byte() -> None:
     if not FIXTURES.is_dir():
-        pytest.skip("shared fixtures are not beside this checkout")
+        unavailable(f"shared fixtures are not beside this checkout ({FIXTURES})")
     source = LocalSource(sample_portfolio_root())
     for meta in source.list_repos("yungryce"):
         docs = source.fetch_documents("yungryce", meta)
