@@ -56,7 +56,7 @@ def main() -> int:
     port, data = _port(), tempfile.mkdtemp(prefix="cf-latency-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
     env.update({"CLOUDFOLIO_ADMIN_TOKEN": TOKEN, "CLOUDFOLIO_LOG_LEVEL": "warning", "QUEUE_TRAFFIC_PCT": "100"})
-    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir", data],
+    server = subprocess.Popen([sys.executable, "-m", "cloudfolio", "serve", "--port", str(port), "--data-dir", data],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     try:

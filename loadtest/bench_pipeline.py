@@ -34,6 +34,8 @@ from typing import Any
 
 import httpx
 
+from loadtest.stack import running_stack
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TOKEN = "bench-admin"
@@ -48,32 +50,11 @@ def _ms(values: list[float], q: float) -> float:
 @contextmanager
 def stack(github_latency: float, inline_training: bool = False, shadow: bool = False):
     """GitHub double (in-process), legacy, one worker process, router; yields (router URL, github state)."""
-    from tests.support.github_server import FakeGitHub, free_port, start_github_server
-    from tests.support.queue_harness import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
-
-    state, github = start_github_server(FakeGitHub())
-    state.latency = github_latency
-    data = Path(tempfile.mkdtemp(prefix="cf-bench-"))
-    legacy_port, router_port = free_port(), free_port()
-    env = QueueEnv(data, github.url, broker_url=BROKER, extra={
-        "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_ADMIN_TOKEN": TOKEN,
-        "CLOUDFOLIO_LOG_LEVEL": "warning", "CLOUDFOLIO_WORKER_HEALTH_PORT": "0",
-        "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "true" if inline_training else "false",
-        "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "ENABLE_QUEUE_SHADOW": "true" if shadow else "false",
-        "CLOUDFOLIO_FLAG_TTL": "1",
-    })
-    started: list[Any] = []
-    try:
-        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
-        started.append(WorkerProcess(env, "all", threads=8))
-        started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
-        yield f"http://127.0.0.1:{router_port}", state
-    finally:
-        for process in reversed(started):
-            process.stop()
-        github.stop()
-        delete_queues(BROKER, env.queue_names)
-        shutil.rmtree(data, ignore_errors=True)
+    extra = {"CLOUDFOLIO_ADMIN_TOKEN": TOKEN, "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_FLAG_TTL": "1",
+             "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "true" if inline_training else "false",
+             "ENABLE_QUEUE_SHADOW": "true" if shadow else "false"}
+    with running_stack(broker_url=BROKER, github_latency=github_latency, extra=extra) as running:
+        yield running.router, running.github
 
 
 def _route(client: httpx.Client, pct: int) -> None:
@@ -211,7 +192,7 @@ def _wrk(url: str, method: str, body: Any, seconds: int, connections: int) -> tu
 
 
 def bench_router(requests: int, concurrency: int) -> list[str]:
-    from tests.support.github_server import free_port
+    from cloudfolio.devserver.threaded import free_port
 
     rows = ["| endpoint | server | req/s | p99 ms | router/bare |", "| --- | --- | --- | --- | --- |"]
     with stack(0.0) as (router, github):

@@ -31,9 +31,8 @@ import httpx
 import pika
 from dramatiq.common import dq_name, xq_name
 
-from services.core.runtime import build_runtime
 from services.core.settings import Settings
-from services.pipeline import Pipeline
+from services.queue.pipeline import build_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,18 +60,18 @@ def run_case(broker_url: str, kind: str, messages: int, processes: int, threads:
         "CLOUDFOLIO_SYNC_QUEUE": f"{prefix}-sync", "CLOUDFOLIO_MERGE_QUEUE": f"{prefix}-merge",
         "CLOUDFOLIO_TRAINING_QUEUE": f"{prefix}-training", "CLOUDFOLIO_LOG_LEVEL": "warning",
     })
-    pipeline = Pipeline(build_runtime(Settings.from_env(env)))
-    repos = pipeline.runtime.source.list_repos("yungryce")
+    pipeline = build_pipeline(Settings.from_env(env))
+    repos = pipeline.backends.source.list_repos("yungryce")
     if kind == "sync":
-        job = pipeline.runtime.jobs.create("yungryce")
-        pipeline.runtime.jobs.set_total(job.job_id, messages + 1)  # never completes: no merge in the timing
+        job = pipeline.backends.jobs.create("yungryce")
+        pipeline.backends.jobs.set_total(job.job_id, messages + 1)  # never completes: no merge in the timing
         job_id = job.job_id
     else:
         job_id = uuid.uuid4().hex  # unknown job: the actor returns after one storage read
     for index in range(messages):
         pipeline.send(pipeline.sync.sync_repo.message(job_id, "yungryce", repos[index % len(repos)], "live"))
     ports = [_free_port() for _ in range(processes)]
-    workers = [subprocess.Popen([sys.executable, "-m", "services.cli", "worker", "sync", "--threads", str(threads),
+    workers = [subprocess.Popen([sys.executable, "-m", "cloudfolio", "worker", "sync", "--threads", str(threads),
                                  "--health-port", str(port)], env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]
     try:
@@ -97,7 +96,7 @@ def run_case(broker_url: str, kind: str, messages: int, processes: int, threads:
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=30)
-        pipeline.runtime.close()
+        pipeline.close()
         connection = pika.BlockingConnection(pika.URLParameters(broker_url))
         channel = connection.channel()
         for name in (f"{prefix}-sync", f"{prefix}-merge", f"{prefix}-training"):

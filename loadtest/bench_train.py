@@ -30,7 +30,7 @@ def portfolio(size: int) -> list[dict]:
     from services.core.keys import CacheKeys
     from services.core.sources.local import LocalSource, sample_portfolio_root
     from services.core.storage.local import LocalBackend
-    from services.sync.inline import refresh_inline
+    from services.legacy.pipeline import refresh_inline
 
     storage = LocalBackend(tempfile.mkdtemp(prefix="cf-bench-train-"))
     cache = BundleCache(storage, CacheKeys())

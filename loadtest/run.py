@@ -9,7 +9,7 @@ over time). Exits 1 when the error rate or the aggregated p95 exceed ``--max-err
 ``--max-p95-ms``, 3 when RabbitMQ is not reachable. Every loop is bounded and every address is
 127.0.0.1.
 
-Run from the repository root (it uses the test doubles under tests/support):
+Run from the repository root:
 
     python -m loadtest.run --users 100 --duration 120 --out out/loadtest
 """
@@ -21,16 +21,15 @@ import csv
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+from cloudfolio.devserver.github import FakeGitHub
+from cloudfolio.devserver.waiting import WaitTimeout
+from loadtest.stack import running_stack, warm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,83 +124,27 @@ def plot(history_csv: Path, target: Path) -> None:
     plt.close(figure)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    from tests.support.github_server import FakeGitHub, free_port, start_github_server
-    from tests.support.queue_harness import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+def _run_locust(args: argparse.Namespace, host: str, usernames: list[str], out: Path) -> bool:
+    files = "loadtest/locustfile.py" + (",loadtest/shapes.py" if args.shape == "step" else "")
+    command = [sys.executable, "-m", "locust", "-f", files, "--headless", "--host", host, "--csv",
+               str(out / "locust"), "--csv-full-history", "--html", str(out / "report.html"), "--only-summary",
+               "--exit-code-on-error", "0", "--stop-timeout", "10", "-t", f"{args.duration}s"]
+    if args.shape == "fixed":
+        command += ["-u", str(args.users), "-r", f"{args.spawn_rate:g}"]
+    locust_env = {**os.environ, "CLOUDFOLIO_LOADTEST_USERS": ",".join(usernames),
+                  "CLOUDFOLIO_LOADTEST_STEP_SECONDS": str(max(1, args.duration // 3))}
+    print(f"running Locust: {args.users if args.shape == 'fixed' else 'step 10->50->100'} users for "
+          f"{args.duration}s", flush=True)
+    result = subprocess.run(command, cwd=ROOT, env=locust_env, capture_output=True, text=True,
+                            timeout=args.duration + 120)
+    (out / "locust.log").write_text(result.stdout + result.stderr)
+    if result.returncode not in (0, 1) or not (out / "locust_stats.csv").exists():
+        print(result.stderr[-3000:], file=sys.stderr)
+        return False
+    return True
 
-    try:
-        import pika
 
-        pika.BlockingConnection(pika.URLParameters(args.broker_url)).close()
-    except Exception as exc:
-        print(f"RabbitMQ is not reachable at {args.broker_url}: {exc!r}", file=sys.stderr)
-        return 3
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    state = FakeGitHub()
-    prefix = f"lt{uuid.uuid4().hex[:6]}"
-    usernames = [f"{prefix}-{i}" for i in range(args.portfolio_users)]
-    for username in usernames:
-        state.add_generated_user(username, args.repos)
-    state, github = start_github_server(state)
-    state.latency = args.github_latency
-    data = Path(tempfile.mkdtemp(prefix="cf-loadtest-"))
-    legacy_port, router_port = free_port(), free_port()
-    env = QueueEnv(data, github.url, broker_url=args.broker_url, extra={
-        "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}",
-        "ENABLE_QUEUE_SHADOW": "true" if args.shadow else "false", "CLOUDFOLIO_LOG_LEVEL": "warning",
-        "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false", "CLOUDFOLIO_WORKER_HEALTH_PORT": "0",
-        "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2", "CLOUDFOLIO_GITHUB_MAX_RETRIES": "2",
-    })
-    started: list[Any] = []
-    try:
-        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
-        for _ in range(args.worker_processes):
-            started.append(WorkerProcess(env, "all", threads=8))
-        started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
-        host = f"http://127.0.0.1:{router_port}"
-        print(f"stack up: router {host}, {len(usernames)} portfolios x {args.repos} repos, GitHub latency "
-              f"{args.github_latency * 1000:.0f} ms; warming bundles", flush=True)
-        with httpx.Client(base_url=host, timeout=60) as client:
-            pending = {u: client.post(f"/bundles/{u}/refresh", json={"force": True}).json() for u in usernames}
-            deadline = time.monotonic() + 300
-            while pending:
-                if time.monotonic() > deadline:
-                    print("warm-up did not finish in 300 s", file=sys.stderr)
-                    return 1
-                for user, answer in list(pending.items()):
-                    if "job_id" not in answer:
-                        pending.pop(user)
-                        continue
-                    view = client.get(f"/bundles/{user}/status", params={"job_id": answer["job_id"]}).json()
-                    if view["status"] != "processing":
-                        pending.pop(user)
-                time.sleep(0.2)
-        files = "loadtest/locustfile.py" + (",loadtest/shapes.py" if args.shape == "step" else "")
-        command = [sys.executable, "-m", "locust", "-f", files, "--headless", "--host", host, "--csv",
-                   str(out / "locust"), "--csv-full-history", "--html", str(out / "report.html"), "--only-summary",
-                   "--exit-code-on-error", "0", "--stop-timeout", "10", "-t", f"{args.duration}s"]
-        if args.shape == "fixed":
-            command += ["-u", str(args.users), "-r", f"{args.spawn_rate:g}"]
-        locust_env = {**os.environ, "CLOUDFOLIO_LOADTEST_USERS": ",".join(usernames),
-                      "CLOUDFOLIO_LOADTEST_STEP_SECONDS": str(max(1, args.duration // 3))}
-        print(f"running Locust: {args.users if args.shape == 'fixed' else 'step 10->50->100'} users for "
-              f"{args.duration}s", flush=True)
-        result = subprocess.run(command, cwd=ROOT, env=locust_env, capture_output=True, text=True,
-                                timeout=args.duration + 120)
-        (out / "locust.log").write_text(result.stdout + result.stderr)
-        if result.returncode not in (0, 1) or not (out / "locust_stats.csv").exists():
-            print(result.stderr[-3000:], file=sys.stderr)
-            return 1
-    finally:
-        for process in reversed(started):
-            process.stop()
-        github.stop()
-        delete_queues(args.broker_url, env.queue_names)
-        shutil.rmtree(data, ignore_errors=True)
-
+def _report(args: argparse.Namespace, out: Path) -> int:
     summary = summarise(out / "locust_stats.csv", args.duration)
     summary["settings"] = {k: v for k, v in vars(args).items() if k != "broker_url"}
     summary["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -218,6 +161,38 @@ def main(argv: list[str] | None = None) -> int:
         print("FAILED: " + "; ".join(failed), file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        import pika
+
+        pika.BlockingConnection(pika.URLParameters(args.broker_url)).close()
+    except Exception as exc:
+        print(f"RabbitMQ is not reachable at {args.broker_url}: {exc!r}", file=sys.stderr)
+        return 3
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    github = FakeGitHub()
+    prefix = f"lt{uuid.uuid4().hex[:6]}"
+    usernames = [f"{prefix}-{i}" for i in range(args.portfolio_users)]
+    for username in usernames:
+        github.add_generated_user(username, args.repos)
+    extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "ENABLE_QUEUE_SHADOW": "true" if args.shadow else "false",
+             "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2", "CLOUDFOLIO_GITHUB_MAX_RETRIES": "2"}
+    with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
+                       worker_processes=args.worker_processes, github=github, extra=extra) as stack:
+        print(f"stack up: router {stack.router}, {len(usernames)} portfolios x {args.repos} repos, GitHub latency "
+              f"{args.github_latency * 1000:.0f} ms; warming bundles", flush=True)
+        try:
+            warm(stack.router, usernames)
+        except WaitTimeout as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        if not _run_locust(args, stack.router, usernames, out):
+            return 1
+    return _report(args, out)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Secret names are the flag names (``QUEUE-TRAFFIC-PCT``...: Key Vault allows only letters, digits
 and hyphens). Every write creates a new secret version tagged with who changed it, why, and the
 previous value, so the version history is the audit trail. A flag that was never set reads as
-absent. Reads go through the router's TTL cache (:mod:`router.flags`), which keeps the last good
+absent. Reads go through the TTL cache of :mod:`rollout.provider`, which keeps the last good
 value when the vault is unreachable; Key Vault throttles with 429 and ``Retry-After``, which the
 SDK's retry policy honours.
 
@@ -20,12 +20,20 @@ from typing import Any
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from rollout.flag_stores import FLAG_NAMES, FlagStore, FlagStoreError
+from rollout.flags import FLAG_NAMES
+from rollout.stores import FlagStore, FlagStoreError, FlagStoreUnavailable
 
 log = logging.getLogger("cloudfolio.keyvault")
 
 #: Key Vault tag values are at most 256 characters.
 MAX_TAG = 256
+
+
+def _store_error(exc: AzureError, what: str) -> FlagStoreError:
+    """An outage (no connection, 5xx, throttled past the retries) or a refusal (4xx: auth, bad name)."""
+    status = getattr(exc, "status_code", None)
+    kind = FlagStoreError if status is not None and status < 500 and status != 429 else FlagStoreUnavailable
+    return kind(f"{what}: {type(exc).__name__}: {exc}")
 
 
 class StaticTokenCredential:
@@ -77,7 +85,7 @@ class KeyVaultFlagStore(FlagStore):
                 if secret is not None and secret.value is not None:
                     values[name] = secret.value
         except AzureError as exc:
-            raise FlagStoreError(f"Key Vault {self.vault_url} unreadable: {type(exc).__name__}: {exc}") from exc
+            raise _store_error(exc, f"Key Vault {self.vault_url} unreadable") from exc
         return values
 
     def write(self, values: Mapping[str, str], *, actor: str, reason: str) -> None:
@@ -91,7 +99,7 @@ class KeyVaultFlagStore(FlagStore):
                 }
                 self._client.set_secret(name, value, content_type="text/plain", tags=tags)
         except AzureError as exc:
-            raise FlagStoreError(f"Key Vault {self.vault_url} write failed: {type(exc).__name__}: {exc}") from exc
+            raise _store_error(exc, f"Key Vault {self.vault_url} write failed") from exc
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Every version of one flag, oldest first, with its tags (the audit trail)."""

@@ -10,8 +10,8 @@ Azure: an Azure Monitor alert calls the Automation webhook with the common alert
 PowerShell runbook hands the payload to ``cloudfolio rollout rollback --alert -`` (see
 docs/ROLLBACK-PLAYBOOK.md). :func:`parse_common_alert` accepts only that schema.
 
-While locked, nothing automatic raises the percentage: the admin API and ``rollout set`` refuse a
-raise until a human runs ``rollout reenable --reason ...``.
+While locked, nothing automatic raises the percentage: :func:`rollout.changes.set_flags` (the
+admin API, ``rollout set``) refuses a raise until a human runs ``rollout reenable --reason ...``.
 """
 
 from __future__ import annotations
@@ -21,17 +21,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout.flag_stores import QUEUE_TRAFFIC_PCT, ROLLOUT_LOCK, FlagStore
+from rollout.flags import QUEUE_TRAFFIC_PCT, ROLLOUT_LOCK
 from rollout.notify import WebhookNotifier
-from services.core.errors import CloudfolioError
+from rollout.stores import FlagStore
+from services.core.errors import InvalidInput
 
 
-class InvalidAlert(CloudfolioError, ValueError):
+class InvalidAlert(InvalidInput):
     """A webhook body that is not an Azure Monitor common-alert-schema alert."""
-
-
-class RolloutLocked(CloudfolioError):
-    """Raising the percentage was refused because a rollback locked the rollout."""
 
 
 @dataclass(frozen=True)
@@ -85,26 +82,11 @@ def rollback(store: FlagStore, reason: RollbackReason, *, notifier: WebhookNotif
 def reenable(store: FlagStore, reason: str, *, actor: str) -> bool:
     """Clear the lock (a human decision); the percentage stays where it is. False if not locked."""
     if not reason.strip():
-        raise ValueError("a reason is required to re-enable the rollout")
+        raise InvalidInput("a reason is required to re-enable the rollout")
     if not store.read().get(ROLLOUT_LOCK):
         return False
     store.write({ROLLOUT_LOCK: ""}, actor=actor, reason=f"re-enabled: {reason}")
     return True
-
-
-def set_percentage(store: FlagStore, percentage: float, *, actor: str, reason: str) -> None:
-    """Set the percentage; a raise while locked is refused with :class:`RolloutLocked`."""
-    if not 0 <= percentage <= 100:
-        raise ValueError("percentage must be between 0 and 100")
-    current = store.read()
-    lock = current.get(ROLLOUT_LOCK)
-    try:
-        now = float(current.get(QUEUE_TRAFFIC_PCT) or 0)
-    except ValueError:
-        now = 0.0
-    if lock and percentage > now:
-        raise RolloutLocked(f"the rollout is locked ({lock}); run `cloudfolio rollout reenable --reason ...` first")
-    store.write({QUEUE_TRAFFIC_PCT: f"{percentage:g}"}, actor=actor, reason=reason)
 
 
 def parse_common_alert(payload: Any) -> RollbackReason | None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollout.alerts import UNHEALTHY, UNKNOWN, ErrorRateEvaluator, Verdict, scrape
-from rollout.flag_stores import FlagStore
 from rollout.notify import WebhookNotifier
 from rollout.runbook import RollbackReason, RollbackResult, rollback
+from rollout.stores import FlagStore
 
 log = logging.getLogger("cloudfolio.watch")
 

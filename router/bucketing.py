@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import random
 
+from services.core.serving import ServingPath
+
 BUCKETS = 10_000
 #: Default salt; change it (CLOUDFOLIO_ROLLOUT_SALT) to reshuffle who goes first.
 DEFAULT_SALT = "cloudfolio-queue-rollout"
 
-QUEUE, LEGACY = "queue", "legacy"
+QUEUE, LEGACY = ServingPath.QUEUE, ServingPath.LEGACY
 
 
 def bucket(salt: str, username: str) -> int:
@@ -27,7 +29,7 @@ def bucket(salt: str, username: str) -> int:
 
 
 def choose_path(username: str, percentage: float, *, stickiness: str = "sticky", salt: str = DEFAULT_SALT,
-                rng: random.Random | None = None) -> tuple[str, int]:
+                rng: random.Random | None = None) -> tuple[ServingPath, int]:
     """``(path, bucket)`` for a request; the bucket is -1 for a random draw."""
     threshold = round(max(0.0, min(100.0, percentage)) * BUCKETS / 100)
     if stickiness == "random":

@@ -1,4 +1,8 @@
-"""Everything the router app needs, built once from settings (:func:`build_context`)."""
+"""Everything the router app needs, built once per process (:func:`build_context`).
+
+The app keeps it on ``app.state.context``; endpoints read it from there (Starlette's habit), so
+no endpoint is a closure and every endpoint module can be read on its own.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,19 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from rollout.flag_stores import EnvFlagStore, FileFlagStore, FlagStore
-from router.flags import FlagProvider
+from rollout.provider import FlagProvider
+from rollout.stores import FlagStore
 from router.legacy_client import LegacyClient
 from router.metrics import RouterMetrics
 from router.paths import LegacyPath, QueuePath
 from router.shadow import ShadowMirror
 from services.core.keys import Namespace
+from services.core.serving import ServingPath
 from services.core.settings import Settings
-from services.pipeline import Pipeline
+from services.queue.broker_probe import BrokerProbe
+from services.queue.pipeline import Pipeline
 from services.train.search import SearchService
 from services.train.store import ModelStore
-from services.workers import BrokerProbe
 
 #: Threads that send to the broker: few, so RabbitMQ sees few connections (Dramatiq #520).
 SENDER_THREADS = 2
@@ -40,7 +45,7 @@ class RouterContext:
 
     @property
     def paths(self) -> dict[str, QueuePath | LegacyPath]:
-        return {"queue": self.queue, "legacy": self.legacy}
+        return {ServingPath.QUEUE: self.queue, ServingPath.LEGACY: self.legacy}
 
     async def close(self) -> None:
         await self.mirror.drain()
@@ -48,32 +53,18 @@ class RouterContext:
         self.sender.shutdown(wait=False)
 
 
-def make_flag_store(settings: Settings) -> FlagStore:
-    """The flag store the settings name (file, env or Key Vault)."""
-    if settings.flag_store == "env":
-        return EnvFlagStore()
-    if settings.flag_store == "keyvault":
-        from rollout.keyvault_store import KeyVaultFlagStore, StaticTokenCredential
-
-        credential = StaticTokenCredential(settings.keyvault_static_token) if settings.keyvault_static_token else None
-        options = {"connection_verify": settings.keyvault_ca_bundle} if settings.keyvault_ca_bundle else {}
-        return KeyVaultFlagStore(settings.keyvault_url, credential,
-                                 verify_challenge_resource=settings.keyvault_verify_challenge, **options)
-    return FileFlagStore(settings.data_path / "flags.json")
-
-
-def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str,
-                  flag_store: FlagStore | None = None) -> RouterContext:
-    registry = pipeline.runtime.registry
+def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str, flag_store: FlagStore) -> RouterContext:
+    registry = pipeline.registry
+    backends = pipeline.backends
     metrics = RouterMetrics(registry)
     sender = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="broker-sender")
     queue = QueuePath(pipeline, settings.freshness_seconds, sender)
-    legacy = LegacyPath(LegacyClient(legacy_url, settings.legacy_function_key), pipeline.runtime.jobs)
-    mirror = ShadowMirror({"queue": queue, "legacy": legacy}, pipeline.runtime.storage, metrics,
+    legacy = LegacyPath(LegacyClient(legacy_url, settings.legacy_function_key), backends.jobs)
+    mirror = ShadowMirror({ServingPath.QUEUE: queue, ServingPath.LEGACY: legacy}, backends.storage, metrics,
                           max_concurrency=settings.shadow_max_concurrency, timeout=settings.shadow_timeout)
-    flags = FlagProvider(flag_store or make_flag_store(settings), registry, ttl=settings.flag_ttl)
-    legacy_models = ModelStore(pipeline.runtime.storage, settings.data_path / "model-cache", Namespace.LEGACY)
-    search = {"queue": SearchService(pipeline.models, settings.search_model_cache),
-              "legacy": SearchService(legacy_models, settings.search_model_cache)}
+    flags = FlagProvider(flag_store, registry, ttl=settings.flag_ttl)
+    legacy_models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LEGACY)
+    search = {ServingPath.QUEUE: SearchService(pipeline.models, settings.search_model_cache),
+              ServingPath.LEGACY: SearchService(legacy_models, settings.search_model_cache)}
     return RouterContext(settings, pipeline, flags, queue, legacy, mirror, metrics, registry,
                          BrokerProbe(settings.broker_url), sender, search)

@@ -1,4 +1,12 @@
-"""JSON error responses: every 4xx/5xx body is ``{"error": "<message>"}``, never a traceback."""
+"""JSON error answers: every 4xx/5xx body is ``{"error": "<message>"}``, never a traceback.
+
+The one place where the error hierarchy (:mod:`services.core.errors`) becomes HTTP statuses:
+
+- ``InvalidInput``: 400, or 422 for a well-formed body whose values are wrong (a flag change);
+- ``NotFound``: 404; ``Refused``: 409;
+- ``DependencyUnavailable`` (storage, broker, vault, legacy app): 503 with ``Retry-After``;
+- a legacy answer outside the Durable API: 502; anything else: 500, logged with its traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from router.legacy_client import LegacyProtocolError, LegacyUnavailable
-from services.core.errors import InvalidName
-from services.core.storage import StorageUnavailable
-from services.pipeline import BrokerUnavailable
+from rollout.changes import InvalidFlagChange
+from router.legacy_client import LegacyProtocolError
+from services.core.errors import DependencyUnavailable, InvalidInput, NotFound, Refused
 
 log = logging.getLogger("cloudfolio.router")
+
+#: Seconds a client is told to wait after a 503.
+RETRY_AFTER_SECONDS = "5"
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -25,23 +35,22 @@ async def http_exception(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
-async def invalid_name(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(400, str(exc))
+async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(422 if isinstance(exc, InvalidFlagChange) else 400, str(exc))
 
 
-async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("storage unavailable: %s", exc)
-    return error_response(503, "storage is unavailable; try again shortly", {"Retry-After": "5"})
+async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, str(exc))
 
 
-async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal error")
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, str(exc))
 
 
 async def dependency_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.error("dependency unavailable on %s: %s", request.url.path, exc)
-    return error_response(503, f"{exc}; try again shortly", {"Retry-After": "5"})
+    service = getattr(exc, "service", "a dependency")
+    return error_response(503, f"{service} is unavailable; try again shortly", {"Retry-After": RETRY_AFTER_SECONDS})
 
 
 async def bad_gateway(request: Request, exc: Exception) -> JSONResponse:
@@ -49,12 +58,17 @@ async def bad_gateway(request: Request, exc: Exception) -> JSONResponse:
     return error_response(502, f"the legacy app answered unexpectedly: {exc}")
 
 
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error")
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception,
-    InvalidName: invalid_name,
-    StorageUnavailable: storage_unavailable,
-    BrokerUnavailable: dependency_unavailable,
-    LegacyUnavailable: dependency_unavailable,
+    InvalidInput: invalid_input,
+    NotFound: not_found,
+    Refused: refused,
+    DependencyUnavailable: dependency_unavailable,
     LegacyProtocolError: bad_gateway,
     Exception: unexpected,
 }

@@ -16,14 +16,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from services.core.errors import CloudfolioError
+from services.core.errors import CloudfolioError, DependencyUnavailable
 
 IN_PROGRESS = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
 FAILED = frozenset({"Failed", "Terminated", "Canceled"})
 
 
-class LegacyUnavailable(CloudfolioError):
+class LegacyUnavailable(DependencyUnavailable):
     """The legacy app could not be reached or answered with a server error."""
+
+    service = "the legacy app"
 
 
 class LegacyProtocolError(CloudfolioError):

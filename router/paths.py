@@ -22,10 +22,10 @@ from starlette.concurrency import run_in_threadpool
 
 from router.legacy_client import LegacyClient
 from services.core.fingerprints import bundle_fingerprint_of_records
-from services.core.jobs import COMPLETED, FAILED, Job, JobStore
+from services.core.jobs import Job, JobStatus, JobStore
 from services.core.keys import Namespace
 from services.core.records import record_name
-from services.pipeline import Pipeline
+from services.queue.pipeline import Pipeline
 
 log = logging.getLogger("cloudfolio.router.paths")
 
@@ -72,13 +72,13 @@ def job_seconds(job: Job) -> float | None:
 def status_view(job: Job, completed: int, failed: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
-        "status": {"pending": "processing"}.get(job.status, job.status),
+        "status": JobStatus.PROCESSING.value if job.status == JobStatus.PENDING else job.status,
         "path": job.extra.get("path"),
         "total_repos": job.total,
         "completed_repos": completed,
         "failed_repos": failed,
         "created_at": job.created_at,
-        "bundle_fingerprint": job.bundle_fingerprint if job.status == COMPLETED else None,
+        "bundle_fingerprint": job.bundle_fingerprint if job.status == JobStatus.COMPLETED else None,
         "reasons": job.reasons,
     }
 
@@ -97,13 +97,13 @@ class QueuePath:
     def __init__(self, pipeline: Pipeline, freshness_seconds: int, sender: ThreadPoolExecutor,
                  poll_interval: float = 0.5) -> None:
         self.pipeline = pipeline
-        self.jobs: JobStore = pipeline.runtime.jobs
+        self.jobs: JobStore = pipeline.backends.jobs
         self.freshness_seconds = freshness_seconds
         self.sender = sender
         self.poll_interval = poll_interval
 
     def _fresh(self, username: str, namespace: Namespace) -> tuple[str, dict[str, Any]] | None:
-        cache = self.pipeline.runtime.cache(namespace)
+        cache = self.pipeline.backends.cache(namespace)
         verified = cache.verified(username)
         if verified is None:
             return None
@@ -140,20 +140,20 @@ class QueuePath:
             deadline = time.monotonic() + timeout
             while True:
                 job = await run_in_threadpool(self.jobs.get, run.job.job_id)
-                if job.status == FAILED:
+                if job.status == JobStatus.FAILED:
                     raise PathFailed("; ".join(job.reasons) or "queue job failed")
-                if job.status == COMPLETED:
+                if job.status == JobStatus.COMPLETED:
                     break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"queue job {job.job_id} unfinished after {timeout:.0f}s")
                 await asyncio.sleep(self.poll_interval)
             namespace, seconds = Namespace(job.mode), job_seconds(job) or 0.0
-        cached = await run_in_threadpool(self.pipeline.runtime.cache(namespace).load_bundle, run.username)
+        cached = await run_in_threadpool(self.pipeline.backends.cache(namespace).load_bundle, run.username)
         records = cached.data if cached is not None else []
         return RunResult(_fingerprints(records), bundle_fingerprint_of_records(records), seconds)
 
     async def bundle(self, username: str) -> tuple[int, dict[str, Any]]:
-        cached = await run_in_threadpool(self.pipeline.runtime.cache(Namespace.LIVE).load_bundle, username)
+        cached = await run_in_threadpool(self.pipeline.backends.cache(Namespace.LIVE).load_bundle, username)
         if cached is None:
             return 404, {"error": f"No valid bundle found for '{username}'"}
         return 200, {"username": username, "fingerprint": cached.fingerprint, "path": self.name,
@@ -162,7 +162,7 @@ class QueuePath:
 
     async def bundle_bytes(self, username: str) -> bytes | None:
         """The bundle response as bytes, splicing the stored records in without decoding them."""
-        loaded = await run_in_threadpool(self.pipeline.runtime.cache(Namespace.LIVE).load_bundle_raw, username)
+        loaded = await run_in_threadpool(self.pipeline.backends.cache(Namespace.LIVE).load_bundle_raw, username)
         if loaded is None:
             return None
         data, info = loaded
@@ -172,7 +172,7 @@ class QueuePath:
         return head[:-1].encode() + b',"data":' + data + b"}"
 
     async def repo(self, username: str, repo: str) -> tuple[int, dict[str, Any]]:
-        cached = await run_in_threadpool(self.pipeline.runtime.cache(Namespace.LIVE).load_record, username, repo)
+        cached = await run_in_threadpool(self.pipeline.backends.cache(Namespace.LIVE).load_record, username, repo)
         if cached is None:
             return 404, {"error": f"No valid repository data found for '{repo}' by user '{username}'"}
         return 200, {"username": username, "repo": repo, "fingerprint": cached.fingerprint, "path": self.name,
@@ -232,9 +232,9 @@ class LegacyPath:
 
     async def status(self, job: Job) -> dict[str, Any]:
         job, _output = await self._settle(job)
-        completed = (job.repos_count or 0) if job.status == COMPLETED else 0
+        completed = (job.repos_count or 0) if job.status == JobStatus.COMPLETED else 0
         view = status_view(job, completed, [])
-        if job.status == COMPLETED:
+        if job.status == JobStatus.COMPLETED:
             view["total_repos"] = job.repos_count
         return view
 
@@ -247,9 +247,9 @@ class LegacyPath:
         job = run.job
         while True:
             job, output = await self._settle(job)
-            if job.status == FAILED:
+            if job.status == JobStatus.FAILED:
                 raise PathFailed("; ".join(job.reasons))
-            if job.status == COMPLETED:
+            if job.status == JobStatus.COMPLETED:
                 if output is None:  # settled by someone else (the status endpoint): read the bundle
                     _code, body = await self.client.get_bundle(run.username)
                     output = body.get("data", [])

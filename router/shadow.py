@@ -11,7 +11,8 @@ usual and a copy is started on the other path in the background: the queue path 
 - waits for both runs (at most ``timeout`` seconds), compares bundle fingerprints, and on a
   mismatch names the repos that differ (changed fingerprint, or present on one side only).
 
-Verdicts: ``match``, ``mismatch``, ``timeout``, ``shadow_error``, ``primary_error``. Each
+Verdicts (:class:`rollout.comparison.ShadowVerdict`): ``match``, ``mismatch``, ``timeout``,
+``shadow_error``, ``primary_error``. Each
 comparison is kept in memory (the latest 200, for ``GET /admin/shadow``), written to storage under
 ``shadow-comparisons/``, counted in ``shadow_comparisons_total{verdict, primary_path}``, and a
 mismatch is logged as a warning with its diff.
@@ -31,14 +32,14 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from rollout.comparison import ShadowVerdict, diff_fingerprints
 from router.metrics import RouterMetrics
-from router.paths import PathFailed, Run, RunResult
+from router.paths import PathFailed, Run
 from services.core.keys import tenant_metadata
+from services.core.serving import ServingPath
 from services.core.storage import StorageBackend
 
 log = logging.getLogger("cloudfolio.shadow")
-
-MATCH, MISMATCH, TIMEOUT, SHADOW_ERROR, PRIMARY_ERROR = "match", "mismatch", "timeout", "shadow_error", "primary_error"
 
 
 @dataclass
@@ -57,17 +58,6 @@ class Comparison:
     shadow_seconds: float | None = None
     error: str | None = None
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-
-
-def diff_runs(primary: RunResult, shadow: RunResult) -> dict[str, list[str]]:
-    """Repos whose fingerprints differ, and repos present on one side only."""
-    names = set(primary.fingerprints) | set(shadow.fingerprints)
-    return {
-        "changed": sorted(n for n in names if n in primary.fingerprints and n in shadow.fingerprints
-                          and primary.fingerprints[n] != shadow.fingerprints[n]),
-        "only_primary": sorted(set(primary.fingerprints) - set(shadow.fingerprints)),
-        "only_shadow": sorted(set(shadow.fingerprints) - set(primary.fingerprints)),
-    }
 
 
 class ShadowMirror:
@@ -113,14 +103,15 @@ class ShadowMirror:
         return outcome
 
     async def _mirror(self, primary: Run, force: bool) -> None:
-        shadow_name = "legacy" if primary.path == "queue" else "queue"
-        comparison = Comparison(uuid.uuid4().hex, primary.username, primary.path, shadow_name, verdict=MATCH)
+        shadow_name = ServingPath(primary.path).other
+        comparison = Comparison(uuid.uuid4().hex, primary.username, primary.path, shadow_name,
+                                verdict=ShadowVerdict.MATCH)
         try:
             await asyncio.wait_for(self._compare(primary, force, comparison), timeout=self.timeout)
         except TimeoutError:
-            comparison.verdict, comparison.error = TIMEOUT, f"no result within {self.timeout:.0f}s"
+            comparison.verdict, comparison.error = ShadowVerdict.TIMEOUT, f"no result within {self.timeout:.0f}s"
         except Exception as exc:  # nothing in a mirror may escape
-            comparison.verdict, comparison.error = SHADOW_ERROR, f"{type(exc).__name__}: {exc}"
+            comparison.verdict, comparison.error = ShadowVerdict.SHADOW_ERROR, f"{type(exc).__name__}: {exc}"
         await self._publish(comparison)
 
     async def _compare(self, primary: Run, force: bool, comparison: Comparison) -> None:
@@ -128,35 +119,38 @@ class ShadowMirror:
         try:
             shadow_run = await shadow_path.start(primary.username, force, shadow=True)
         except Exception as exc:
-            comparison.verdict, comparison.error = SHADOW_ERROR, f"shadow start failed: {type(exc).__name__}: {exc}"
+            comparison.verdict = ShadowVerdict.SHADOW_ERROR
+            comparison.error = f"shadow start failed: {type(exc).__name__}: {exc}"
             return
         primary_result, shadow_result = await asyncio.gather(
             self.paths[primary.path].wait(primary, self.timeout), shadow_path.wait(shadow_run, self.timeout),
             return_exceptions=True)
         if isinstance(primary_result, BaseException):
-            comparison.verdict = TIMEOUT if isinstance(primary_result, TimeoutError) else PRIMARY_ERROR
+            timed_out = isinstance(primary_result, TimeoutError)
+            comparison.verdict = ShadowVerdict.TIMEOUT if timed_out else ShadowVerdict.PRIMARY_ERROR
             comparison.error = f"primary: {type(primary_result).__name__}: {primary_result}"
             return
         comparison.primary_fingerprint = primary_result.bundle_fingerprint
         comparison.primary_seconds = round(primary_result.seconds, 3)
         if isinstance(shadow_result, BaseException):
-            comparison.verdict = TIMEOUT if isinstance(shadow_result, TimeoutError) else SHADOW_ERROR
+            timed_out = isinstance(shadow_result, TimeoutError)
+            comparison.verdict = ShadowVerdict.TIMEOUT if timed_out else ShadowVerdict.SHADOW_ERROR
             kind = "failed" if isinstance(shadow_result, PathFailed) else type(shadow_result).__name__
             comparison.error = f"shadow {kind}: {shadow_result}"
             return
         comparison.shadow_fingerprint = shadow_result.bundle_fingerprint
         comparison.shadow_seconds = round(shadow_result.seconds, 3)
         if primary_result.bundle_fingerprint == shadow_result.bundle_fingerprint:
-            comparison.verdict = MATCH
+            comparison.verdict = ShadowVerdict.MATCH
         else:
-            comparison.verdict = MISMATCH
-            comparison.diff = diff_runs(primary_result, shadow_result)
+            comparison.verdict = ShadowVerdict.MISMATCH
+            comparison.diff = diff_fingerprints(primary_result.fingerprints, shadow_result.fingerprints)
 
     async def _publish(self, comparison: Comparison) -> None:
         self.recent.append(comparison)
         self.metrics.shadow.labels(comparison.verdict, comparison.primary_path).inc()
         extra = {"username": comparison.username, "path": comparison.primary_path}
-        if comparison.verdict == MISMATCH:
+        if comparison.verdict == ShadowVerdict.MISMATCH:
             log.warning("shadow mismatch for %s: %s", comparison.username, json.dumps(comparison.diff), extra=extra)
         else:
             log.info("shadow comparison %s for %s", comparison.verdict, comparison.username, extra=extra)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (idempotent), start nothing by hand, run lint and the suite.
+# Install everything the tests need (idempotent), start nothing by hand, run lint, the import contracts
+# and the suite.
 # Integration tests start their own servers (Azurite, the GitHub test server) on free loopback ports.
 # Extra arguments go to pytest (e.g. -k storage, -x).
 set -euo pipefail
@@ -12,6 +13,8 @@ cd "$CLOUDFOLIO_ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 log "ruff"
 "$VENV/bin/ruff" check .
+log "import-linter (the dependency direction; contracts in pyproject.toml)"
+"$VENV/bin/lint-imports"
 log "pytest"
 set +e
 "$VENV/bin/python" -m pytest "$@"

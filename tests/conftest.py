@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cloudfolio.devserver.github import FakeGitHub, start_github_server
+from cloudfolio.devserver.threaded import ServerThread
 from services.core.sources.local import sample_portfolio_root
 from services.core.storage.local import LocalBackend
-from tests.support.github_server import FakeGitHub, ServerThread, start_github_server
 from tests.support.services import azurite
 
 

@@ -3,7 +3,6 @@ real HTTP and real RabbitMQ, with GitHub served by the test server."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from cloudfolio.devserver.github import FakeGitHub
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.waiting import wait_until
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
-from tests.support.github_server import FakeGitHub, free_port
-from tests.support.queue_harness import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
 
 pytestmark = pytest.mark.integration
 TOKEN = "e2e-admin"
@@ -42,26 +43,23 @@ def services(github: FakeGitHub, rabbitmq_url: str, tmp_path: Path) -> Iterator[
 
 
 def comparisons(router: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def enough() -> list[dict[str, Any]] | None:
         recent = httpx.get(f"{router}/admin/shadow", headers={"Authorization": f"Bearer {TOKEN}"}).json()["recent"]
-        if len(recent) >= count:
-            return recent
-        assert time.monotonic() < deadline, recent
-        time.sleep(0.2)
+        return recent if len(recent) >= count else None
+
+    return wait_until(enough, timeout, lambda: f"fewer than {count} comparisons", interval=0.2)
 
 
 def refresh_and_wait(router: str, username: str, force: bool = False) -> dict[str, Any]:
     started = httpx.post(f"{router}/bundles/{username}/refresh", json={"force": force}, timeout=30)
     assert started.status_code == 202, started.text
     assert started.json()["path"] == "legacy", "0 % to the queue: served by legacy"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def finished() -> dict[str, Any] | None:
         view = httpx.get(f"{router}/bundles/{username}/status", params={"job_id": started.json()["job_id"]}).json()
-        if view["status"] != "processing":
-            return view
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+        return view if view["status"] != "processing" else None
+
+    return wait_until(finished, 60, interval=0.1)
 
 
 def test_legacy_primary_with_queue_shadow_records_a_match(github: FakeGitHub, services: dict[str, Any]) -> None:

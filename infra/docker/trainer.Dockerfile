@@ -11,6 +11,7 @@ RUN groupadd --system --gid 10001 cloudfolio && useradd --system --uid 10001 --g
 WORKDIR /app
 RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0
 COPY pyproject.toml README.md ./
+COPY cloudfolio ./cloudfolio
 COPY router ./router
 COPY services ./services
 COPY rollout ./rollout

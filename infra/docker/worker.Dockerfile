@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HF_HUB_OFFLI
 RUN groupadd --system --gid 10001 cloudfolio && useradd --system --uid 10001 --gid cloudfolio --home /app cloudfolio
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY cloudfolio ./cloudfolio
 COPY router ./router
 COPY services ./services
 COPY rollout ./rollout

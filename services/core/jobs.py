@@ -22,9 +22,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from services.core.errors import CloudfolioError
+from services.core.errors import CloudfolioError, NotFound
 from services.core.keys import (
     Namespace,
     job_key,
@@ -42,12 +43,29 @@ DEFAULT_JOB_TTL = 3600
 #: How often a compare-and-swap update is retried before giving up.
 MAX_CAS_ATTEMPTS = 50
 
-PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
-TERMINAL = frozenset({COMPLETED, FAILED})
-REPO_COMPLETED, REPO_FAILED = "completed", "failed"
 
 
-class JobNotFound(CloudfolioError, KeyError):
+class JobStatus(StrEnum):
+    """Where a job is: ``pending`` until planned, ``processing``, then ``completed`` or ``failed``."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class RepoOutcome(StrEnum):
+    """How one repo of a job ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class JobNotFound(NotFound, KeyError):
     """No job with that id, or it expired."""
 
 
@@ -55,7 +73,10 @@ class JobConflict(CloudfolioError):
     """A job document kept changing under us; compare-and-swap gave up."""
 
 
-def _now() -> datetime:
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -69,7 +90,7 @@ class Job:
     force: bool
     created_at: str
     expires_at: str
-    status: str = PENDING
+    status: str = JobStatus.PENDING.value
     total: int | None = None
     bundle_fingerprint: str | None = None
     repos_count: int | None = None
@@ -78,13 +99,12 @@ class Job:
     finished_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def expired(self) -> bool:
-        return datetime.fromisoformat(self.expires_at) <= _now()
+    def expired(self, now: datetime) -> bool:
+        return datetime.fromisoformat(self.expires_at) <= now
 
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL
+        return JobStatus(self.status).terminal
 
 
 @dataclass(frozen=True)
@@ -125,18 +145,21 @@ class JobStore:
     Parameters:
       storage(StorageBackend): where job blobs live.
       ttl_seconds(int): how long a job stays readable after creation. Defaults to 3600.
+      clock(Clock): the current UTC time; tests pass their own instead of sleeping.
     """
 
-    def __init__(self, storage: StorageBackend, ttl_seconds: int = DEFAULT_JOB_TTL) -> None:
+    def __init__(self, storage: StorageBackend, ttl_seconds: int = DEFAULT_JOB_TTL, *,
+                 clock: Clock = utc_now) -> None:
         self.storage = storage
         self.ttl_seconds = ttl_seconds
+        self.clock = clock
 
     # -- create and read ---------------------------------------------------------------------
     def create(
         self, username: str, *, mode: Namespace | str = Namespace.LIVE, force: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> Job:
-        now = _now()
+        now = self.clock()
         job = Job(
             job_id=uuid.uuid4().hex,
             username=validate_username(username),
@@ -161,7 +184,7 @@ class JobStore:
         except (BlobNotFound, ValueError):
             raise JobNotFound(job_id) from None
         job = Job(**json.loads(blob.data))
-        if job.expired:
+        if job.expired(self.clock()):
             raise JobNotFound(job_id)
         return job, blob.info.etag
 
@@ -189,24 +212,24 @@ class JobStore:
         def change(job: Job) -> bool | None:
             if job.terminal:
                 return False
-            job.total, job.status = int(total), PROCESSING
+            job.total, job.status = int(total), JobStatus.PROCESSING.value
             return None
 
         return self.update(job_id, change)
 
-    def record_repo(self, job_id: str, repo: str, *, outcome: str = REPO_COMPLETED, error: str = "") -> RepoRecorded:
+    def record_repo(self, job_id: str, repo: str, *, outcome: str = RepoOutcome.COMPLETED,
+                    error: str = "") -> RepoRecorded:
         """Mark one repo as finished; idempotent, safe from any number of processes."""
-        if outcome not in (REPO_COMPLETED, REPO_FAILED):
-            raise ValueError(f"unknown outcome {outcome!r}")
+        outcome = RepoOutcome(outcome)
         key = job_repo_key(job_id, repo)
-        body = json.dumps({"outcome": outcome, "error": error[:2000], "at": _now().isoformat()}).encode()
-        metadata = {"outcome": outcome}
+        body = json.dumps({"outcome": outcome, "error": error[:2000], "at": self.clock().isoformat()}).encode()
+        metadata = {"outcome": outcome.value}
         counted, upgraded = True, False
         try:
             self.storage.put(key, body, metadata=metadata, create_only=True)
         except AlreadyExists:
             counted = False
-            if outcome == REPO_COMPLETED:
+            if outcome is RepoOutcome.COMPLETED:
                 counted = upgraded = self._upgrade_to_completed(key, body, metadata)
         total = self.get(job_id).total
         done = self.storage.count(job_repos_prefix(job_id))
@@ -218,7 +241,7 @@ class JobStore:
                 info = self.storage.head(key)
             except BlobNotFound:
                 return False
-            if info.metadata.get("outcome") == REPO_COMPLETED:
+            if info.metadata.get("outcome") == RepoOutcome.COMPLETED:
                 return False
             try:
                 self.storage.put(key, body, metadata=metadata, if_match=info.etag)
@@ -232,7 +255,7 @@ class JobStore:
         completed, failed_repos = 0, {}
         prefix = job_repos_prefix(job_id)
         for info in self.storage.list(prefix):
-            if info.metadata.get("outcome") == REPO_FAILED:
+            if info.metadata.get("outcome") == RepoOutcome.FAILED:
                 failed_repos[info.key[len(prefix):]] = ""
             else:
                 completed += 1
@@ -251,7 +274,7 @@ class JobStore:
         """
         try:
             self.storage.put(
-                job_merge_claim_key(job_id, claim), json.dumps({"at": _now().isoformat()}).encode(),
+                job_merge_claim_key(job_id, claim), json.dumps({"at": self.clock().isoformat()}).encode(),
                 create_only=True,
             )
         except AlreadyExists:
@@ -264,23 +287,23 @@ class JobStore:
         failed_repos: dict[str, str] | None = None,
     ) -> Job:
         def change(job: Job) -> None:
-            job.status = COMPLETED
+            job.status = JobStatus.COMPLETED.value
             job.bundle_fingerprint = bundle_fingerprint
             job.repos_count = repos_count
             job.failed_repos = [{"repo": r, "error": e} for r, e in sorted((failed_repos or {}).items())]
-            job.finished_at = _now().isoformat()
+            job.finished_at = self.clock().isoformat()
 
         return self.update(job_id, change)
 
     def fail(self, job_id: str, reason: str, *, failed_repos: dict[str, str] | None = None) -> Job:
         def change(job: Job) -> bool | None:
-            if job.status == COMPLETED:
+            if job.status == JobStatus.COMPLETED:
                 return False  # a completed job keeps its result
-            job.status = FAILED
+            job.status = JobStatus.FAILED.value
             job.reasons.append(reason)
             if failed_repos:
                 job.failed_repos = [{"repo": r, "error": e} for r, e in sorted(failed_repos.items())]
-            job.finished_at = _now().isoformat()
+            job.finished_at = self.clock().isoformat()
             return None
 
         return self.update(job_id, change)

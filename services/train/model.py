@@ -40,6 +40,7 @@ class TrainParams:
     learning_rate: float = 2e-5
     seed: int = 42
     device: str = "auto"
+    base_model: str = ""  # a model folder; empty: the packaged all-MiniLM-L6-v2
 
 
 @dataclass
@@ -73,11 +74,15 @@ def base_model_path() -> str:
 
 
 def load_model(path: str | None = None, device: str = "cpu") -> Any:
-    """A SentenceTransformer from ``path`` (default: the packaged base model), offline."""
+    """A SentenceTransformer from the folder ``path`` (default: the packaged base model), offline."""
     _offline()
+    folder = path or base_model_path()
+    if not os.path.isdir(folder):
+        # a missing folder would otherwise be taken for a hub model name and fail obscurely offline
+        raise FileNotFoundError(f"model folder {folder} does not exist")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(path or base_model_path(), device=device)
+    return SentenceTransformer(folder, device=device)
 
 
 def _features(model: Any, texts: Sequence[str], device: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def train_bundle(
     details = {"username": username, "documented": len(documented), "params": vars(params)}
     try:
         device = pick_device(params.device)
-        model = load_model(device=device)
+        model = load_model(params.base_model or None, device=device)
         chunk = token_chunker(model.tokenizer, max(16, model.max_seq_length - 2))
         pairs = build_pairs(documented, chunk, max_pairs=params.max_pairs, seed=params.seed)
         report = fine_tune(model, pairs, params, device)
@@ -58,7 +58,7 @@ def train_bundle(
         raise
     metadata = {
         "status": "trained",
-        "base_model": BASE_MODEL_NAME,
+        "base_model": params.base_model or BASE_MODEL_NAME,
         "fingerprint": fingerprint,
         "username": username,
         "pairs": len(pairs),
@@ -87,4 +87,4 @@ def params_from_settings(settings: Any) -> TrainParams:
     return TrainParams(batch_size=settings.train_batch_size, epochs=settings.train_epochs,
                        warmup_steps=settings.train_warmup_steps, max_pairs=settings.train_max_pairs,
                        learning_rate=settings.train_learning_rate, seed=settings.train_seed,
-                       device=settings.train_device)
+                       device=settings.train_device, base_model=settings.train_base_model)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support.github_server import ServerThread
+from cloudfolio.devserver.threaded import ServerThread
 
 
 @dataclass

@@ -14,12 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cloudfolio.devserver.github import FakeGitHub
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.waiting import wait_until
 from rollout.keyvault_store import KeyVaultFlagStore, StaticTokenCredential
 from router.bucketing import choose_path
 from tests.rollout.conftest import Receiver
-from tests.support.github_server import FakeGitHub, free_port
 from tests.support.keyvault_server import KeyVaultServer
-from tests.support.queue_harness import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +56,7 @@ def test_errors_on_the_queue_path_roll_back_to_legacy(
         started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
         started.append(WorkerProcess(env, "all", threads=8))
         started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
-        watch = subprocess.Popen([sys.executable, "-m", "services.cli", "rollout", "watch"], env=env.process_env(),
+        watch = subprocess.Popen([sys.executable, "-m", "cloudfolio", "rollout", "watch"], env=env.process_env(),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         router = httpx.Client(base_url=f"http://127.0.0.1:{router_port}", timeout=30)
 
@@ -65,26 +67,27 @@ def test_errors_on_the_queue_path_roll_back_to_legacy(
             answer = router.post(f"/bundles/{user}/refresh", json={"force": True}).json()
             assert answer["path"] == "queue", answer
             jobs[user] = answer["job_id"]
-        first_failure = None
-        moved_at = None
-        deadline = time.monotonic() + 90
-        while moved_at is None:
-            assert time.monotonic() < deadline, "no rollback within 90 s"
+        failures: list[float] = []
+
+        def moved_to_legacy() -> float | None:
             for user, job_id in list(jobs.items()):
                 view = router.get(f"/bundles/{user}/status", params={"job_id": job_id}).json()
                 if view["status"] == "failed":
-                    first_failure = first_failure or time.monotonic()
+                    failures.append(time.monotonic())
                     jobs.pop(user)
-            if first_failure is not None:
-                # a user on the queue path asks again: which path answers now?
-                user = queue_users[int(time.monotonic() * 10) % len(queue_users)]
-                answer = router.post(f"/bundles/{user}/refresh", json={"force": True}).json()
-                if answer["path"] == "legacy":
-                    moved_at = time.monotonic()
-                elif answer.get("job_id"):
-                    jobs[user] = answer["job_id"]
-            time.sleep(0.2)
-        reaction = moved_at - first_failure
+            if not failures:
+                return None
+            # a user on the queue path asks again: which path answers now?
+            user = queue_users[int(time.monotonic() * 10) % len(queue_users)]
+            answer = router.post(f"/bundles/{user}/refresh", json={"force": True}).json()
+            if answer["path"] == "legacy":
+                return time.monotonic()
+            if answer.get("job_id"):
+                jobs[user] = answer["job_id"]
+            return None
+
+        moved_at = wait_until(moved_to_legacy, 90, lambda: "no rollback within 90 s", interval=0.2)
+        reaction = moved_at - failures[0]
         print(f"\nreaction time from the first failed queue-path request to the first request routed to legacy: "
               f"{reaction:.1f} s (window 10 s, scrape every 0.5 s, flag TTL 1 s)")
 
@@ -92,13 +95,10 @@ def test_errors_on_the_queue_path_roll_back_to_legacy(
         assert flags["QUEUE-TRAFFIC-PCT"] == "0"
         lock = json.loads(flags["ROLLOUT-LOCK"])
         assert lock["metric"] == "queue_path_error_rate" and lock["value"] > 0.02 and lock["window"] == "10s"
-        assert store.history("QUEUE-TRAFFIC-PCT")[-1]["tags"] == {"changed_by": "rollout-watch",
-                                                                 "reason": store.history("QUEUE-TRAFFIC-PCT")[-1]
-                                                                 ["tags"]["reason"], "previous": "50"}
-        deadline = time.monotonic() + 10
-        while not receiver.received:
-            assert time.monotonic() < deadline, "no notification"
-            time.sleep(0.1)
+        tags = store.history("QUEUE-TRAFFIC-PCT")[-1]["tags"]
+        assert (tags["changed_by"], tags["previous"]) == ("rollout-watch", "50")
+        assert tags["reason"].startswith("queue_path_error_rate = ") and "window 10s" in tags["reason"], tags
+        wait_until(lambda: receiver.received, 10, lambda: "no notification")
         assert "rolled back" in receiver.received[0]["text"]
         assert all(router.post(f"/bundles/{u}/refresh").json()["path"] == "legacy" for u in queue_users[:5])
     finally:

@@ -11,17 +11,16 @@ from pathlib import Path
 import pytest
 
 from rollout.alerts import ErrorRateEvaluator
-from rollout.flag_stores import FileFlagStore
+from rollout.changes import FlagChanges, RolloutLocked, set_flags
 from rollout.notify import WebhookNotifier
 from rollout.runbook import (
     InvalidAlert,
     RollbackReason,
-    RolloutLocked,
     parse_common_alert,
     reenable,
     rollback,
-    set_percentage,
 )
+from rollout.stores import FileFlagStore
 from rollout.watch import Watcher
 from tests.rollout.conftest import Receiver
 
@@ -31,7 +30,7 @@ REASON = RollbackReason("queue_path_error_rate", 0.05, 0.02, "300s", "alert-1")
 
 @pytest.fixture
 def store(tmp_path: Path) -> FileFlagStore:
-    store = FileFlagStore(tmp_path / "flags.json", environ={})
+    store = FileFlagStore(tmp_path / "flags.json")
     store.write({"QUEUE-TRAFFIC-PCT": "50"}, actor="t", reason="t")
     return store
 
@@ -69,12 +68,12 @@ def test_notifications_retry_and_speak_teams(store: FileFlagStore, receiver: Rec
 def test_locked_rollout_refuses_a_raise_until_reenabled(store: FileFlagStore) -> None:
     rollback(store, REASON)
     with pytest.raises(RolloutLocked):
-        set_percentage(store, 10, actor="automation", reason="try")
-    set_percentage(store, 0, actor="ops", reason="lowering is fine")
+        set_flags(store, FlagChanges(percentage=10), actor="automation", reason="try")
+    set_flags(store, FlagChanges(percentage=0), actor="ops", reason="lowering is fine")
     with pytest.raises(ValueError):
         reenable(store, " ", actor="ops")
     assert reenable(store, "fixed the GitHub token", actor="ops") is True
-    set_percentage(store, 10, actor="ops", reason="step 1 again")
+    set_flags(store, FlagChanges(percentage=10), actor="ops", reason="step 1 again")
     assert store.read()["QUEUE-TRAFFIC-PCT"] == "10" and store.read()["ROLLOUT-LOCK"] == ""
     assert reenable(store, "again", actor="ops") is False
 
@@ -105,7 +104,7 @@ def test_anything_else_is_refused(payload: object) -> None:
 
 def _cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
-    return subprocess.run([sys.executable, "-m", "services.cli", "rollout", *args, "--data-dir", str(tmp_path)],
+    return subprocess.run([sys.executable, "-m", "cloudfolio", "rollout", *args, "--data-dir", str(tmp_path)],
                           input=stdin, capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -128,7 +127,7 @@ def test_watch_once_keeps_its_samples_between_runs(store: FileFlagStore, tmp_pat
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from tests.support.github_server import ServerThread
+    from cloudfolio.devserver.threaded import ServerThread
 
     counters = {"requests": 0.0, "errors": 0.0}
 

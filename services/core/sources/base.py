@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from services.core.errors import CloudfolioError
+from services.core.errors import CloudfolioError, DependencyUnavailable, NotFound
 from services.core.records import RepoDocuments
 
 #: Root documents fetched for every repo: record field -> path in the repo.
@@ -23,7 +23,7 @@ class SourceError(CloudfolioError):
     """The source answered with something we cannot use (not retried)."""
 
 
-class UserNotFound(SourceError):
+class UserNotFound(SourceError, NotFound):
     """The user (or organisation) does not exist at the source."""
 
 
@@ -31,11 +31,13 @@ class SourceAuthError(SourceError):
     """The source refused our credentials (401, or 403 without a rate limit)."""
 
 
-class SourceUnavailable(SourceError):
+class SourceUnavailable(SourceError, DependencyUnavailable):
     """The source kept failing (5xx, timeouts) after every retry; worth trying again later."""
 
+    service = "GitHub"
 
-class RateLimited(SourceError):
+
+class RateLimited(SourceUnavailable):
     """GitHub's rate limit is exhausted for longer than we are willing to wait.
 
     Parameters:

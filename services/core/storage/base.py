@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.core.errors import CloudfolioError
+from services.core.errors import CloudfolioError, DependencyUnavailable, InvalidInput, NotFound
 
 _MAX_KEY_LENGTH = 1024
 _SEGMENT = re.compile(r"^[A-Za-z0-9._@=+-]+$")
@@ -28,11 +28,11 @@ class StorageError(CloudfolioError):
     """Base class of storage failures."""
 
 
-class InvalidKey(StorageError, ValueError):
+class InvalidKey(StorageError, InvalidInput):
     """A key that could escape the backend's root or is not a plain relative name."""
 
 
-class BlobNotFound(StorageError, KeyError):
+class BlobNotFound(StorageError, NotFound, KeyError):
     """The key does not exist."""
 
 
@@ -44,8 +44,10 @@ class PreconditionFailed(StorageError):
     """A conditional write or delete found a different etag (someone else wrote first)."""
 
 
-class StorageUnavailable(StorageError):
+class StorageUnavailable(StorageError, DependencyUnavailable):
     """The backend cannot be reached; callers answer 503 or retry later."""
+
+    service = "storage"
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import time
 from pathlib import Path
 
 import pytest
 
-from services.core.jobs import COMPLETED, FAILED, PROCESSING, REPO_FAILED, JobNotFound, JobStore
+from services.core.jobs import JobNotFound, JobStatus, JobStore, RepoOutcome
 from services.core.storage import StorageBackend
 from services.core.storage.local import LocalBackend
+from tests.support.clocks import ManualUtcClock
 
 
 def test_create_and_read(storage: StorageBackend) -> None:
@@ -31,10 +31,12 @@ def test_unknown_and_malformed_ids_read_as_not_found(storage: StorageBackend) ->
 
 
 def test_expired_job_reads_as_not_found(local_storage: LocalBackend) -> None:
-    jobs = JobStore(local_storage, ttl_seconds=1)
+    clock = ManualUtcClock()
+    jobs = JobStore(local_storage, ttl_seconds=60, clock=clock)
     job = jobs.create("octocat")
+    clock.advance(59.9)
     assert jobs.get(job.job_id).job_id == job.job_id
-    time.sleep(1.1)
+    clock.advance(0.2)
     with pytest.raises(JobNotFound):
         jobs.get(job.job_id)
 
@@ -42,12 +44,12 @@ def test_expired_job_reads_as_not_found(local_storage: LocalBackend) -> None:
 def test_progress_counts_each_repo_once(storage: StorageBackend) -> None:
     jobs = JobStore(storage)
     job = jobs.create("octocat")
-    assert jobs.set_total(job.job_id, 3).status == PROCESSING
+    assert jobs.set_total(job.job_id, 3).status == JobStatus.PROCESSING
     first = jobs.record_repo(job.job_id, "a")
     again = jobs.record_repo(job.job_id, "a")
     assert first.counted and not again.counted
     assert (again.done, again.total, again.all_done) == (1, 3, False)
-    jobs.record_repo(job.job_id, "b", outcome=REPO_FAILED, error="HTTP 500")
+    jobs.record_repo(job.job_id, "b", outcome=RepoOutcome.FAILED, error="HTTP 500")
     last = jobs.record_repo(job.job_id, "c")
     assert (last.done, last.all_done) == (3, True)
     progress = jobs.progress(job.job_id)
@@ -59,11 +61,11 @@ def test_a_replayed_success_replaces_a_failure_but_never_the_reverse(storage: St
     jobs = JobStore(storage)
     job = jobs.create("octocat")
     jobs.set_total(job.job_id, 1)
-    jobs.record_repo(job.job_id, "a", outcome=REPO_FAILED, error="boom")
+    jobs.record_repo(job.job_id, "a", outcome=RepoOutcome.FAILED, error="boom")
     upgraded = jobs.record_repo(job.job_id, "a")
     assert upgraded.counted and upgraded.upgraded and upgraded.done == 1
     assert (jobs.progress(job.job_id).completed, jobs.progress(job.job_id).failed) == (1, 0)
-    downgraded = jobs.record_repo(job.job_id, "a", outcome=REPO_FAILED, error="late failure")
+    downgraded = jobs.record_repo(job.job_id, "a", outcome=RepoOutcome.FAILED, error="late failure")
     assert not downgraded.counted and jobs.progress(job.job_id).completed == 1
 
 
@@ -83,12 +85,12 @@ def test_terminal_states(storage: StorageBackend) -> None:
     done = jobs.create("octocat")
     completed = jobs.complete(done.job_id, bundle_fingerprint="f" * 32, repos_count=3, failed_repos={"x": "e"})
     assert (completed.status, completed.bundle_fingerprint, completed.failed_repos) == (
-        COMPLETED, "f" * 32, [{"repo": "x", "error": "e"}])
-    assert jobs.fail(done.job_id, "sweeper").status == COMPLETED, "a completed job keeps its result"
+        JobStatus.COMPLETED, "f" * 32, [{"repo": "x", "error": "e"}])
+    assert jobs.fail(done.job_id, "sweeper").status == JobStatus.COMPLETED, "a completed job keeps its result"
     broken = jobs.create("octocat")
     failed = jobs.fail(broken.job_id, "no repo could be merged")
-    assert failed.status == FAILED and failed.reasons == ["no repo could be merged"] and failed.finished_at
-    assert jobs.set_total(broken.job_id, 5).status == FAILED, "a terminal job is not reopened"
+    assert failed.status == JobStatus.FAILED and failed.reasons == ["no repo could be merged"] and failed.finished_at
+    assert jobs.set_total(broken.job_id, 5).status == JobStatus.FAILED, "a terminal job is not reopened"
 
 
 def _record_all(root: str, job_id: str, seed: int, repos: int, queue: multiprocessing.Queue) -> None:

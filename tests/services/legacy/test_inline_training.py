@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
+from cloudfolio.devserver.waiting import wait_for_job
 from services.core.fingerprints import content_fingerprint
-from services.core.jobs import COMPLETED, JobStore
+from services.core.jobs import JobStatus, JobStore
 from services.core.keys import Namespace
 from services.core.settings import Settings
 from services.core.sources.local import LocalSource, sample_portfolio_root
@@ -21,11 +21,7 @@ TINY = {"CLOUDFOLIO_TRAIN_MAX_PAIRS": "8", "CLOUDFOLIO_TRAIN_EPOCHS": "1", "CLOU
 
 def run(orchestrator: LegacyOrchestrator) -> None:
     job = orchestrator.start("octocat")
-    deadline = time.monotonic() + 240
-    while not orchestrator.jobs.get(job.job_id).terminal:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert orchestrator.jobs.get(job.job_id).status == COMPLETED
+    assert wait_for_job(orchestrator.jobs, job.job_id, timeout=240).status == JobStatus.COMPLETED
 
 
 def test_orchestration_completes_after_inline_training(tmp_path: Path) -> None:
@@ -42,11 +38,17 @@ def test_orchestration_completes_after_inline_training(tmp_path: Path) -> None:
 
 
 def test_a_failing_inline_training_does_not_fail_the_orchestration(tmp_path: Path) -> None:
-    settings = Settings.from_env({"CLOUDFOLIO_DATA_DIR": str(tmp_path), **TINY, "CLOUDFOLIO_TRAIN_DEVICE": "cuda"})
+    # a base model folder that does not exist fails the training on any machine, GPU or not
+    missing = tmp_path / "no-such-model"
+    settings = Settings.from_env({"CLOUDFOLIO_DATA_DIR": str(tmp_path), **TINY,
+                                  "CLOUDFOLIO_TRAIN_BASE_MODEL": str(missing)})
     storage = LocalBackend(tmp_path / "storage")
     orchestrator = LegacyOrchestrator(storage, LocalSource(sample_portfolio_root()), JobStore(storage),
                                       inline_trainer(settings, storage))
     run(orchestrator)
+    records = orchestrator.cache.load_bundle("octocat").data
+    failure = ModelStore(storage, tmp_path / "c3", Namespace.LEGACY).failure("octocat", content_fingerprint(records))
+    assert failure is not None and "no-such-model does not exist" in failure["error"]
     orchestrator.close()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cloudfolio.devserver.threaded import ServerThread
 from router.legacy_client import LegacyClient, LegacyProtocolError
 from services.core.fingerprints import bundle_fingerprint, bundle_fingerprint_of_records, metadata_fingerprint
 from services.core.jobs import JobStore
@@ -16,7 +17,6 @@ from services.core.sources.local import LocalSource, sample_portfolio_root
 from services.core.storage.local import LocalBackend
 from services.legacy.app import create_legacy_app
 from services.legacy.orchestrator import LegacyOrchestrator
-from tests.support.github_server import ServerThread
 
 KEY = "fn-key-123"
 

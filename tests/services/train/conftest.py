@@ -12,7 +12,7 @@ from services.core.cache import BundleCache
 from services.core.keys import CacheKeys
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from services.core.storage.local import LocalBackend
-from services.sync.inline import refresh_inline
+from services.legacy.pipeline import refresh_inline
 from services.train.model import TrainParams
 from services.train.store import ModelStore
 from services.train.trainer import TrainOutcome, train_bundle

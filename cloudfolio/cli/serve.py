@@ -1,0 +1,68 @@
+"""``cloudfolio serve`` (the router) and ``cloudfolio legacy`` (the legacy replica alone)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cloudfolio.cli.common import add_data_dir, load_settings
+from cloudfolio.cli.exits import RET_OK
+from cloudfolio.wiring import Service, legacy_service, serve_app
+from services.core.redaction import redact_url
+from services.core.settings import Settings
+
+
+def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
+    import uvicorn
+
+    print(banner, file=sys.stderr)
+    try:
+        uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
+    finally:
+        service.close()
+    return RET_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    service = serve_app(settings)
+    parts = dict(service.parts)
+    if settings.broker_url:
+        parts["workers"] = f"broker {redact_url(settings.broker_url)}"
+    banner = (f"CloudFolio router on http://{settings.host}:{settings.port} (storage: {parts['storage']}, source: "
+              f"{parts['source']}, {parts['workers']}, {parts['legacy']}, flags: {parts['flags']})")
+    return _run(service, settings, settings.port, banner)
+
+
+def cmd_legacy(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    service = legacy_service(settings)
+    port = args.port or 7071
+    banner = f"CloudFolio legacy orchestrator on http://{settings.host}:{port} (storage: {service.parts['storage']})"
+    return _run(service, settings, port, banner)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, default_port: str) -> None:
+    parser.add_argument("--host", help="address to listen on (default: CLOUDFOLIO_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help=f"port to listen on (default: {default_port})")
+    add_data_dir(parser)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP API (router) on the configured backends",
+                                description="Run the router's HTTP API (OpenAPI at /openapi.json, docs at /docs). With "
+                                "no configuration everything runs in this process: local storage under "
+                                "./.cloudfolio, the sample portfolio, in-process queue workers, the legacy "
+                                "replica under /legacy, and flags in ./.cloudfolio/flags.json (seeded from "
+                                "QUEUE_TRAFFIC_PCT, ENABLE_QUEUE_SHADOW, SHADOW_SAMPLE_PCT, ROLLOUT_STICKINESS).")
+    add_server_arguments(serve, "CLOUDFOLIO_PORT or 8000")
+    serve.set_defaults(func=cmd_serve)
+
+    legacy = commands.add_parser(
+        "legacy", help="run the legacy orchestrator replica (Durable-Functions-style HTTP API)",
+        description="Run the legacy orchestrator on its own: POST /api/orchestrator_start, Durable's status "
+        "API under /runtime/webhooks/durabletask/instances/, GET /api/bundles/{username}. It runs the "
+        "synchronous pipeline (stale detection, thread-pool fan-out, merge) and writes under legacy/. Point "
+        "the router at it with CLOUDFOLIO_LEGACY_URL.")
+    add_server_arguments(legacy, "7071, as Azure Functions")
+    legacy.set_defaults(func=cmd_legacy)

@@ -1,0 +1,120 @@
+"""``cloudfolio worker``, ``cloudfolio queues`` and ``cloudfolio dlq replay``: the queue side."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from cloudfolio.cli.common import load_settings
+from cloudfolio.cli.exits import RET_OK, RET_USAGE
+from services.queue.admin import queue_depths, replay_dead_letters
+from services.queue.pipeline import build_pipeline
+from services.queue.workers import DEFAULT_SHUTDOWN_TIMEOUT, ROLES, run_worker_process
+
+
+def run_worker_processes(argv: list[str], processes: int, health_port: int) -> int:
+    """Start ``processes`` copies of this worker command (health ports ``health_port + i``), forward
+    SIGTERM/SIGINT to them, and return the worst exit code."""
+    children = []
+    for index in range(processes):
+        child_argv = [*argv, "--processes", "1"]
+        if health_port:
+            child_argv += ["--health-port", str(health_port + index)]
+        children.append(subprocess.Popen([sys.executable, "-m", "cloudfolio", *child_argv]))
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    roles = args.roles or ["all"]
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        print(f"unknown worker role(s): {', '.join(unknown)}; choose from sync, merge, train, all", file=sys.stderr)
+        return RET_USAGE
+    settings = load_settings(args)
+    if not settings.broker_url:
+        print("cloudfolio worker needs CLOUDFOLIO_BROKER_URL (amqp://...); without it, `cloudfolio serve` "
+              "runs the workers in-process", file=sys.stderr)
+        return RET_USAGE
+    health_port = settings.worker_health_port if args.health_port is None else args.health_port
+    threads = args.threads or settings.worker_threads
+    if args.processes > 1:
+        return run_worker_processes(["worker", *roles, "--threads", str(threads)], args.processes, health_port)
+    return run_worker_process(build_pipeline(settings), roles, threads=threads, health_port=health_port,
+                              shutdown_timeout=args.shutdown_timeout)
+
+
+def cmd_queues(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    if not settings.broker_url:
+        print("no CLOUDFOLIO_BROKER_URL: the embedded broker's queues live inside `cloudfolio serve`", file=sys.stderr)
+        return RET_USAGE
+    depths = queue_depths(settings.broker_url, [settings.sync_queue, settings.merge_queue, settings.training_queue])
+    print(f"{'queue':<32} {'messages':>9} {'consumers':>9}")
+    for depth in depths:
+        messages = "-" if depth.messages is None else str(depth.messages)
+        consumers = "-" if depth.consumers is None else str(depth.consumers)
+        print(f"{depth.name:<32} {messages:>9} {consumers:>9}")
+    return RET_OK
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    if not settings.broker_url:
+        print("dlq replay needs CLOUDFOLIO_BROKER_URL", file=sys.stderr)
+        return RET_USAGE
+    pipeline = build_pipeline(settings)
+    try:
+        known = set(pipeline.queues.values())
+        if args.queue not in known:
+            print(f"unknown queue {args.queue!r}; known: {', '.join(sorted(known))}", file=sys.stderr)
+            return RET_USAGE
+        moved = replay_dead_letters(pipeline.broker, settings.broker_url, args.queue, args.limit)
+    finally:
+        pipeline.close()
+    print(f"replayed {moved} message(s) from {args.queue}.XQ to {args.queue}")
+    return RET_OK
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    worker = commands.add_parser(
+        "worker", help="consume queue messages (needs CLOUDFOLIO_BROKER_URL)",
+        description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh, sync_repo on "
+        "the github-sync queue), merge (merge_bundle), train (train_model; imports torch), or all (sync and "
+        "merge). Serves /health and /metrics on CLOUDFOLIO_WORKER_HEALTH_PORT and fails overdue jobs "
+        "(CLOUDFOLIO_JOB_DEADLINE). SIGTERM or SIGINT stops it gracefully: running messages finish, "
+        "prefetched ones go back to RabbitMQ.",
+    )
+    worker.add_argument("roles", nargs="*", metavar="ROLE",
+                        help="sync, merge, train, or all (= sync and merge): which queues to consume (default: all)")
+    worker.add_argument("--threads", type=int, help="worker threads per process (default: CLOUDFOLIO_WORKER_THREADS)")
+    worker.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    worker.add_argument("--health-port", type=int, help="port of /health and /metrics (0: off)")
+    worker.add_argument("--shutdown-timeout", type=float, default=DEFAULT_SHUTDOWN_TIMEOUT,
+                        help="seconds to let running messages finish on SIGTERM "
+                             f"(default {DEFAULT_SHUTDOWN_TIMEOUT:g})")
+    worker.set_defaults(func=cmd_worker)
+
+    queues = commands.add_parser("queues", help="print the depth of each queue, its delay and dead-letter queue",
+                                 description="Ready messages and consumers of the sync, merge and training "
+                                 "queues, their .DQ (delayed retries) and .XQ (dead letters), from RabbitMQ.")
+    queues.set_defaults(func=cmd_queues)
+
+    dlq = commands.add_parser("dlq", help="dead-letter queue tools", description="Dead-letter queue tools.")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    replay = dlq_commands.add_parser("replay", help="move dead-lettered messages back to their queue",
+                                     description="Move messages from QUEUE.XQ back to QUEUE with their retry "
+                                     "count reset, for another try (e.g. after GitHub recovered).")
+    replay.add_argument("queue", help="the queue whose dead letters to replay (e.g. github-sync)")
+    replay.add_argument("--limit", type=int, help="replay at most this many (default: all)")
+    replay.set_defaults(func=cmd_dlq_replay)

@@ -1,0 +1,52 @@
+"""The admin API (bearer token, :mod:`router.auth`): ``GET``/``PUT /admin/rollout`` and
+``GET /admin/shadow``.
+
+Changes go through :func:`rollout.changes.set_flags`, the same rules as ``cloudfolio rollout``
+(ranges, the lock, the reason kept in the history); the router's flag cache is invalidated so the
+change is in force on this replica at once and on the others within the flag TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from rollout.changes import FlagChanges, set_flags
+from router.auth import require_admin
+from router.routing import context_of
+from router.validation import read_json_object
+
+log = logging.getLogger("cloudfolio.router")
+
+CHANGE_FIELDS = {"percentage": (int, float), "stickiness": str, "shadow": bool, "shadow_sample_pct": (int, float),
+                 "reason": str}
+
+
+async def rollout(request: Request) -> Response:
+    context = context_of(request)
+    actor = require_admin(request, context.settings.admin_token)
+    if request.method == "PUT":
+        body = await read_json_object(request, CHANGE_FIELDS)
+        changes = FlagChanges(percentage=body.get("percentage"), shadow=body.get("shadow"),
+                              shadow_sample_pct=body.get("shadow_sample_pct"), stickiness=body.get("stickiness"))
+        written = await run_in_threadpool(set_flags, context.flags.store, changes, actor=actor,
+                                          reason=body.get("reason", "admin API"))
+        context.flags.invalidate()
+        log.info("rollout changed by %s: %s", actor, written)
+    flags = await run_in_threadpool(context.flags.current)
+    return JSONResponse({"flags": flags.as_dict(), "store": context.flags.store.name,
+                         "ttl_seconds": context.flags.ttl})
+
+
+async def shadow(request: Request) -> Response:
+    context = context_of(request)
+    require_admin(request, context.settings.admin_token)
+    recent = list(context.mirror.recent)[::-1]
+    counts: dict[str, int] = {}
+    for comparison in recent:
+        counts[comparison.verdict] = counts.get(comparison.verdict, 0) + 1
+    return JSONResponse({"in_flight": context.mirror.in_flight, "counts": counts,
+                         "recent": [vars(c) for c in recent[:50]]})

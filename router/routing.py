@@ -1,0 +1,47 @@
+"""The routing decision of one request: which path serves this user, with the flags in force.
+
+Every endpoint that serves a user's data asks :func:`choose_path_for`; the decision is logged,
+counted (``router_routing_decisions_total{path}``) and stored on ``request.state.path`` so the
+request metrics carry it. :func:`start_refresh` starts a refresh on the chosen path and mirrors
+it to the other path when shadow mode is on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from rollout.flags import RolloutFlags
+from router.bucketing import choose_path
+from router.context import RouterContext
+from router.paths import Run
+from services.core.serving import ServingPath
+
+log = logging.getLogger("cloudfolio.router")
+
+
+def context_of(request: Request) -> RouterContext:
+    return request.app.state.context
+
+
+async def choose_path_for(request: Request, username: str) -> tuple[ServingPath, RolloutFlags]:
+    context = context_of(request)
+    flags = await run_in_threadpool(context.flags.current)
+    path, bucket = choose_path(username, flags.percentage, stickiness=flags.stickiness,
+                               salt=context.settings.rollout_salt)
+    request.state.path = path.value
+    context.metrics.decisions.labels(path.value).inc()
+    log.info("routed %s to %s", username, path,
+             extra={"username": username, "percentage": flags.percentage, "bucket": bucket, "path": path.value})
+    return path, flags
+
+
+async def start_refresh(request: Request, username: str, force: bool) -> Run:
+    context = context_of(request)
+    path, flags = await choose_path_for(request, username)
+    run = await context.paths[path].start(username, force)
+    if flags.shadow:
+        context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
+    return run

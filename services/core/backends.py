@@ -1,0 +1,47 @@
+"""The domain objects one process shares: settings, storage, the repo source and the job store.
+
+Built once per process (:func:`build_backends`) by whoever composes the process: the queue
+pipeline, the legacy replica, the router. Nothing here knows about brokers or HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.core.cache import BundleCache
+from services.core.components import make_source, make_storage
+from services.core.jobs import JobStore
+from services.core.keys import CacheKeys, Namespace
+from services.core.settings import Settings
+from services.core.sources import RepoSource
+from services.core.storage import StorageBackend
+
+
+@dataclass
+class Backends:
+    """Storage, source and jobs of one process, with a bundle cache per namespace."""
+
+    settings: Settings
+    storage: StorageBackend
+    source: RepoSource
+    jobs: JobStore
+    _caches: dict[Namespace, BundleCache] = field(default_factory=dict)
+
+    def cache(self, mode: Namespace | str) -> BundleCache:
+        namespace = Namespace(mode)
+        if namespace not in self._caches:
+            self._caches[namespace] = BundleCache(self.storage, CacheKeys(namespace))
+        return self._caches[namespace]
+
+    def close(self) -> None:
+        self.source.close()
+        self.storage.close()
+
+
+def build_backends(settings: Settings, *, storage: StorageBackend | None = None,
+                   source: RepoSource | None = None) -> Backends:
+    """The configured backends; ``storage`` and ``source`` replace the configured ones (tests)."""
+    storage = storage if storage is not None else make_storage(settings)
+    source = source if source is not None else make_source(settings, storage)
+    return Backends(settings=settings, storage=storage, source=source,
+                    jobs=JobStore(storage, ttl_seconds=settings.job_ttl))

@@ -1,0 +1,95 @@
+"""Actor registration: the pipeline's steps declared as Dramatiq actors on one broker.
+
+Each actor is declared here once, with everything Dramatiq needs to know about it: its queue,
+``max_retries`` (stated once, read by ``Retries``), ``time_limit`` (below RabbitMQ's 30-minute
+consumer timeout), ``throws`` (errors no retry fixes) and ``on_final_failure`` (the step's hook,
+called by :class:`~services.queue.middleware.final_failure.FinalFailure`). Nothing is registered
+at import: :func:`register_actors` declares the actors on the broker it is given.
+
+A GitHub rate limit (:class:`~services.core.sources.RateLimited`) becomes a delayed retry at the
+time GitHub names (capped: a delayed message sits unacked in the delay queue, and RabbitMQ's
+consumer timeout is 30 minutes).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq import Retry
+
+from services.core.settings import Settings
+from services.core.sources import RateLimited
+from services.merge.steps import MergeSteps
+from services.sync.steps import PERMANENT_ERRORS, SyncSteps
+from services.train.steps import TrainSteps
+
+#: Retries of a failed plan, sync or merge before the step's failure hook runs and it is dead-lettered.
+SYNC_MAX_RETRIES = 3
+MERGE_MAX_RETRIES = 3
+#: One retry for training: a second identical failure will not be fixed by a third.
+TRAIN_MAX_RETRIES = 1
+#: Time limits in milliseconds, below RabbitMQ's 30-minute consumer timeout.
+PLAN_TIME_LIMIT_MS = 10 * 60 * 1000
+SYNC_TIME_LIMIT_MS = 5 * 60 * 1000
+MERGE_TIME_LIMIT_MS = 10 * 60 * 1000
+TRAIN_TIME_LIMIT_MS = 25 * 60 * 1000
+#: Longest delay we ask for when GitHub says to wait.
+MAX_RATE_LIMIT_DELAY_MS = 15 * 60 * 1000
+
+TRAIN_ACTOR_NAME = "train_model"
+
+
+@dataclass
+class Actors:
+    plan_refresh: dramatiq.Actor
+    sync_repo: dramatiq.Actor
+    merge_bundle: dramatiq.Actor
+    train_model: dramatiq.Actor
+
+
+def delay_rate_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn :class:`RateLimited` into Dramatiq's ``Retry`` with the delay GitHub asked for."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RateLimited as exc:
+            delay = int(min(exc.retry_after_seconds * 1000 + 1000, MAX_RATE_LIMIT_DELAY_MS))
+            raise Retry(str(exc), delay=delay) from exc
+
+    return wrapper
+
+
+def _declare(broker: dramatiq.Broker, fn: Callable[..., Any], name: str, queue: str, *, max_retries: int,
+             time_limit: int, on_final_failure: Callable[..., None], throws: tuple[type[BaseException], ...] = ()
+             ) -> dramatiq.Actor:
+    options: dict[str, Any] = {"max_retries": max_retries, "time_limit": time_limit,
+                               "on_final_failure": on_final_failure}
+    if throws:
+        options["throws"] = throws
+    return dramatiq.Actor(delay_rate_limits(fn), broker=broker, actor_name=name, queue_name=queue, priority=0,
+                          options=options)
+
+
+def register_actors(broker: dramatiq.Broker, settings: Settings, sync: SyncSteps, merge: MergeSteps,
+                    train: TrainSteps) -> Actors:
+    """Declare the four actors on ``broker`` with the queues the settings name."""
+    return Actors(
+        plan_refresh=_declare(broker, sync.plan_refresh, "plan_refresh", settings.sync_queue,
+                              max_retries=SYNC_MAX_RETRIES, time_limit=PLAN_TIME_LIMIT_MS,
+                              on_final_failure=sync.plan_failed, throws=PERMANENT_ERRORS),
+        sync_repo=_declare(broker, sync.sync_repo, "sync_repo", settings.sync_queue,
+                           max_retries=SYNC_MAX_RETRIES, time_limit=SYNC_TIME_LIMIT_MS,
+                           on_final_failure=sync.sync_failed, throws=PERMANENT_ERRORS),
+        merge_bundle=_declare(broker, merge.merge_job, "merge_bundle", settings.merge_queue,
+                              max_retries=MERGE_MAX_RETRIES, time_limit=MERGE_TIME_LIMIT_MS,
+                              on_final_failure=merge.merge_failed),
+        train_model=_declare(broker, train.train_model, TRAIN_ACTOR_NAME, settings.training_queue,
+                             max_retries=TRAIN_MAX_RETRIES, time_limit=TRAIN_TIME_LIMIT_MS,
+                             on_final_failure=train.training_failed),
+    )

@@ -1,0 +1,128 @@
+"""The queue pipeline of one process: backends, a broker with the actors registered, submission.
+
+:class:`Pipeline` registers the steps of ``services.sync``, ``services.merge`` and
+``services.train`` as actors on the process's broker (no global broker, nothing registered at
+import), implements the steps' :class:`~services.core.dispatch.Dispatcher` by sending messages,
+and is what the router, the CLI and worker processes use to start refreshes. A send the broker
+refuses raises :class:`BrokerUnavailable`; a job whose plan could not be sent is failed at once,
+so nothing stays half-accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq.errors import BrokerConnectionError
+from prometheus_client import CollectorRegistry
+
+from services.core.backends import Backends, build_backends
+from services.core.errors import DependencyUnavailable
+from services.core.jobs import Job
+from services.core.keys import Namespace
+from services.core.names import validate_username
+from services.core.settings import Settings
+from services.core.sources import RepoSource
+from services.core.storage import StorageBackend
+from services.merge.steps import MergeSteps
+from services.queue.actors import register_actors
+from services.queue.broker import BrokerBundle, build_broker
+from services.sync.steps import SyncSteps, queue_namespace
+from services.train.steps import Trainer, TrainSteps
+from services.train.store import ModelStore
+from services.train.trainer import MIN_DOCUMENTED
+
+log = logging.getLogger("cloudfolio.pipeline")
+
+
+class BrokerUnavailable(DependencyUnavailable):
+    """The broker refused or lost a message we tried to send; nothing was accepted."""
+
+    service = "the queue broker"
+
+
+class Pipeline:
+    """Actors registered on a broker, and the dispatcher the steps use.
+
+    Parameters:
+      backends(Backends): the process's storage, source and jobs.
+      broker_bundle(BrokerBundle): the broker and its middleware.
+      trainer(Trainer | None): how bundles are trained (default: from settings).
+    """
+
+    def __init__(self, backends: Backends, broker_bundle: BrokerBundle, *, trainer: Trainer | None = None) -> None:
+        self.backends = backends
+        self.broker_bundle = broker_bundle
+        settings = backends.settings
+        self.models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LIVE)
+        self.actors = register_actors(broker_bundle.broker, settings, SyncSteps(backends, self),
+                                      MergeSteps(backends, self), TrainSteps(backends, self.models, trainer))
+
+    @property
+    def broker(self) -> dramatiq.Broker:
+        return self.broker_bundle.broker
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.broker_bundle.registry
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_bundle.embedded
+
+    @property
+    def queues(self) -> dict[str, str]:
+        settings = self.backends.settings
+        return {"sync": settings.sync_queue, "merge": settings.merge_queue, "train": settings.training_queue}
+
+    def send(self, message: dramatiq.Message) -> None:
+        try:
+            self.broker.enqueue(message)
+        except BrokerConnectionError as exc:
+            raise BrokerUnavailable(f"broker refused the message: {exc}") from exc
+
+    # -- the steps' dispatcher ------------------------------------------------------------------
+    def send_sync(self, job_id: str, username: str, repo: dict[str, Any], mode: str) -> None:
+        self.send(self.actors.sync_repo.message(job_id, username, repo, mode))
+
+    def send_merge(self, job_id: str, username: str, mode: str) -> None:
+        self.send(self.actors.merge_bundle.message(job_id, username, mode))
+
+    def request_training(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str,
+                         documented: int) -> bool:
+        if documented < MIN_DOCUMENTED:
+            return False
+        if self.models.exists(username, content_fingerprint):
+            log.info("model for content %s exists; no training", content_fingerprint)
+            return False
+        self.send(self.actors.train_model.message_with_options(kwargs={
+            "job_id": job_id, "username": username, "content_fingerprint": content_fingerprint,
+            "bundle_fingerprint": bundle_fingerprint}))
+        return True
+
+    # -- submission -----------------------------------------------------------------------------
+    def submit_refresh(self, username: str, *, force: bool = False, mode: Namespace | str = Namespace.LIVE,
+                       extra: dict[str, object] | None = None) -> Job:
+        """Create a job and send its ``plan_refresh``. If the broker refuses, the job is failed at once
+        and :class:`BrokerUnavailable` raised: nothing stays half-accepted."""
+        username = validate_username(username)
+        namespace = queue_namespace(Namespace(mode))
+        job = self.backends.jobs.create(username, mode=namespace, force=force, extra=extra)
+        try:
+            self.send(self.actors.plan_refresh.message(job.job_id, username, bool(force), namespace.value))
+        except BrokerUnavailable:
+            self.backends.jobs.fail(job.job_id, "broker unavailable: the refresh was not queued")
+            raise
+        return job
+
+    def close(self) -> None:
+        self.backends.close()
+        self.broker.close()
+
+
+def build_pipeline(settings: Settings, *, storage: StorageBackend | None = None, source: RepoSource | None = None,
+                   registry: CollectorRegistry | None = None, trainer: Trainer | None = None) -> Pipeline:
+    """The pipeline the settings describe; the keyword arguments replace configured parts (tests)."""
+    backends = build_backends(settings, storage=storage, source=source)
+    return Pipeline(backends, build_broker(settings, registry), trainer=trainer)

@@ -1,0 +1,56 @@
+"""The training step: train the model for a user's current live bundle.
+
+A plain function over the domain; the queue machinery registers it as the ``train_model`` actor
+on the ``training`` queue. It trains for the user's *current* live bundle (the message's
+fingerprint may be stale when a newer merge happened meanwhile); a fingerprint that already has a
+model returns at once. A failed training never touches the bundle or the job (the merge already
+completed the job); the failure is recorded next to the model (``model_{fp}.failed.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from services.core.backends import Backends
+from services.core.keys import Namespace
+from services.train.store import ModelStore
+from services.train.trainer import TrainOutcome, params_from_settings, train_bundle
+
+log = logging.getLogger("cloudfolio.train")
+
+#: ``(store, username, records) -> outcome``: how a bundle is trained (tests pass a failing one).
+Trainer = Callable[[ModelStore, str, Sequence[dict[str, Any]]], TrainOutcome]
+
+
+def settings_trainer(backends: Backends) -> Trainer:
+    """The trainer the settings describe (hyper-parameters, device, base model)."""
+    params = params_from_settings(backends.settings)
+    return lambda store, username, records: train_bundle(store, username, records, params)
+
+
+class TrainSteps:
+    """Training of live bundles.
+
+    Parameters:
+      backends(Backends): storage and settings.
+      models(ModelStore): where models are saved.
+      trainer(Trainer | None): defaults to :func:`settings_trainer`.
+    """
+
+    def __init__(self, backends: Backends, models: ModelStore, trainer: Trainer | None = None) -> None:
+        self.backends = backends
+        self.models = models
+        self.trainer = trainer or settings_trainer(backends)
+
+    def train_model(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str) -> str:
+        cached = self.backends.cache(Namespace.LIVE).load_bundle(username)
+        if cached is None or not isinstance(cached.data, list):
+            log.warning("no live bundle for %s; nothing to train", username)
+            return "skipped: no bundle"
+        return self.trainer(self.models, username, cached.data).status
+
+    def training_failed(self, error: str, job_id: str, username: str, content_fingerprint: str,
+                        bundle_fingerprint: str) -> None:
+        log.error("training for %s failed for good: %s", content_fingerprint, error, extra={"username": username})

@@ -1,0 +1,57 @@
+"""The train_model actor through the embedded pipeline: the hand-off, one training, retry and DLQ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloudfolio.devserver.waiting import wait_for_job, wait_until
+from services.core.jobs import JobStatus
+from services.core.settings import Settings
+from services.queue.pipeline import Pipeline, build_pipeline
+from services.queue.workers import InProcessWorkers
+
+TINY = {"CLOUDFOLIO_TRAIN_MAX_PAIRS": "8", "CLOUDFOLIO_TRAIN_EPOCHS": "1", "CLOUDFOLIO_TRAIN_BATCH_SIZE": "4",
+        "CLOUDFOLIO_TRAIN_WARMUP_STEPS": "1", "CLOUDFOLIO_RETRY_MIN_BACKOFF_MS": "20",
+        "CLOUDFOLIO_RETRY_MAX_BACKOFF_MS": "40"}
+
+
+def embedded(tmp_path: Path, **env: str) -> Pipeline:
+    return build_pipeline(Settings.from_env({"CLOUDFOLIO_DATA_DIR": str(tmp_path), **TINY, **env}))
+
+
+def test_a_merge_hands_off_and_the_actor_trains_once(tmp_path: Path) -> None:
+    pipeline = embedded(tmp_path)
+    with InProcessWorkers(pipeline, threads=2, roles=("all", "train")):
+        job = wait_for_job(pipeline.backends.jobs, pipeline.submit_refresh("octocat").job_id)
+        assert job.status == JobStatus.COMPLETED
+        models = pipeline.models
+        fingerprint = _content_fingerprint(pipeline)
+        wait_until(lambda: models.exists("octocat", fingerprint), timeout=240)
+        assert models.metadata("octocat", fingerprint)["pairs"] == 8
+        forced = wait_for_job(pipeline.backends.jobs, pipeline.submit_refresh("octocat", force=True).job_id)
+        assert forced.status == JobStatus.COMPLETED
+    assert not pipeline.request_training("j", "octocat", fingerprint, "b", documented=3), "a model exists: no request"
+    pipeline.close()
+
+
+def _content_fingerprint(pipeline: Pipeline) -> str:
+    from services.core.fingerprints import content_fingerprint
+
+    return content_fingerprint(pipeline.backends.cache("live").load_bundle("octocat").data)
+
+
+def test_a_training_that_raises_is_retried_once_then_dead_lettered(tmp_path: Path) -> None:
+    # a base model folder that does not exist fails every attempt on any machine, GPU or not
+    pipeline = embedded(tmp_path, CLOUDFOLIO_TRAIN_BASE_MODEL=str(tmp_path / "no-such-model"))
+    registry = pipeline.registry
+    with InProcessWorkers(pipeline, threads=2, roles=("all", "train")):
+        job = wait_for_job(pipeline.backends.jobs, pipeline.submit_refresh("octocat").job_id)
+        wait_until(lambda: registry.get_sample_value("messages_processed_total",
+                                                     {"actor": "train_model", "outcome": "failed"}) == 1, 60)
+    assert registry.get_sample_value("messages_processed_total", {"actor": "train_model", "outcome": "retry"}) == 1
+    assert job.status == JobStatus.COMPLETED, "a failed training never breaks the job"
+    fingerprint = _content_fingerprint(pipeline)
+    assert not pipeline.models.exists("octocat", fingerprint)
+    assert "no-such-model does not exist" in pipeline.models.failure("octocat", fingerprint)["error"]
+    assert len(pipeline.broker.dead_letters) == 1
+    pipeline.close()
