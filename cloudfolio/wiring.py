@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from starlette.applications import Starlette
 
 from rollout.factory import make_flag_store
+from rollout.seeds import startup_report
 from router.app import create_app
 from router.context import build_context
 from services.core.backends import Backends, build_backends
@@ -37,6 +38,8 @@ class Service:
     app: Starlette
     parts: dict[str, str]
     closers: list[Callable[[], None]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what an operator should read at start-up
+    warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -81,6 +84,8 @@ def serve_app(settings: Settings) -> Service:
         legacy_url = f"{_loopback(settings)}/legacy"
     flag_store = make_flag_store(settings)
     context = build_context(settings, pipeline, legacy_url, flag_store)
+    flags = context.flags.current()  # the first read happens here, not on a user's request
+    report = startup_report(flag_store.name, context.flags.raw, flags, settings.flag_seed, context.flags.last_error)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
@@ -103,4 +108,5 @@ def serve_app(settings: Settings) -> Service:
         "legacy": "in-process legacy" if orchestrator is not None else f"legacy {settings.legacy_url}",
         "flags": flag_store.name,
     }
-    return Service(create_app(context, lifespan=lifespan, legacy_app=legacy_app), parts)
+    return Service(create_app(context, lifespan=lifespan, legacy_app=legacy_app), parts, notes=[report.summary()],
+                   warnings=report.warnings)

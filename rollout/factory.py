@@ -15,5 +15,7 @@ def make_flag_store(settings: Settings) -> FlagStore:
         credential = StaticTokenCredential(settings.keyvault_static_token) if settings.keyvault_static_token else None
         options = {"connection_verify": settings.keyvault_ca_bundle} if settings.keyvault_ca_bundle else {}
         return KeyVaultFlagStore(settings.keyvault_url, credential,
-                                 verify_challenge_resource=settings.keyvault_verify_challenge, **options)
+                                 verify_challenge_resource=settings.keyvault_verify_challenge,
+                                 read_timeout=settings.keyvault_timeout, read_retries=settings.keyvault_read_retries,
+                                 **options)
     return FileFlagStore(settings.data_path / "flags.json", seed=settings.flag_seed)

@@ -54,13 +54,16 @@ class KeyVaultFlagStore(FlagStore):
       credential(TokenCredential | None): defaults to ``DefaultAzureCredential``.
       verify_challenge_resource(bool): check the 401 challenge's resource against the vault's domain;
         switch off only for emulators on localhost. Defaults to True.
+      read_timeout(float): seconds to connect and to wait for an answer, per attempt, when reading
+        (the router's refresh); writes keep the SDK's patient defaults. Defaults to 3.
+      read_retries(int): retries of a failed read attempt (throttling honours ``Retry-After``). Defaults to 2.
       client_options: passed to ``SecretClient`` (e.g. ``connection_verify`` for a test CA).
     """
 
     name = "keyvault"
 
     def __init__(self, vault_url: str, credential: Any = None, *, verify_challenge_resource: bool = True,
-                 **client_options: Any) -> None:
+                 read_timeout: float = 3.0, read_retries: int = 2, **client_options: Any) -> None:
         from azure.keyvault.secrets import SecretClient
 
         if credential is None:
@@ -68,12 +71,15 @@ class KeyVaultFlagStore(FlagStore):
 
             credential = DefaultAzureCredential()
         self.vault_url = vault_url
+        # per-call options of azure-core: bounded attempts, so a vault outage costs seconds, not minutes
+        self._read_options = {"connection_timeout": read_timeout, "read_timeout": read_timeout,
+                              "retry_total": read_retries, "retry_backoff_factor": 0.2}
         self._client = SecretClient(vault_url, credential, verify_challenge_resource=verify_challenge_resource,
                                     **client_options)
 
-    def _get(self, name: str) -> Any | None:
+    def _get(self, name: str, **options: Any) -> Any | None:
         try:
-            return self._client.get_secret(name)
+            return self._client.get_secret(name, **options)
         except ResourceNotFoundError:
             return None
 
@@ -81,7 +87,7 @@ class KeyVaultFlagStore(FlagStore):
         values: dict[str, str] = {}
         try:
             for name in FLAG_NAMES:
-                secret = self._get(name)
+                secret = self._get(name, **self._read_options)
                 if secret is not None and secret.value is not None:
                     values[name] = secret.value
         except AzureError as exc:

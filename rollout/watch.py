@@ -69,4 +69,5 @@ class Watcher:
         while not stop.is_set() and (iterations is None or done < iterations):
             report(*self.step())
             done += 1
-            stop.wait(interval)
+            if iterations is None or done < iterations:  # no wait after the last evaluation (--once)
+                stop.wait(interval)

@@ -25,7 +25,7 @@ from router.middleware.request_metrics import RequestMetrics
 from services.legacy.durable import STATUS_PATH
 
 #: Operational routes left out of the request metrics (probes and scrapes would drown the signal).
-UNMETERED = ("/health", "/ready", "/metrics", "/openapi.json", "/docs")
+UNMETERED = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs.js")
 
 ROUTES: list[BaseRoute] = [
     Route("/health", operations.health, methods=["GET"]),
@@ -33,6 +33,7 @@ ROUTES: list[BaseRoute] = [
     Route("/metrics", operations.prometheus, methods=["GET"]),
     Route("/openapi.json", operations.openapi, methods=["GET"]),
     Route("/docs", operations.docs, methods=["GET"]),
+    Route("/docs.js", operations.docs_script, methods=["GET"]),
     Route("/bundles/{username}/refresh", bundles.refresh, methods=["POST"]),
     Route("/bundles/{username}/status", bundles.job_status, methods=["GET"]),
     Route("/bundles/{username}/search", bundles.search, methods=["GET"]),

@@ -49,6 +49,7 @@ class LegacyStatus:
     retry_after: float | None
     created: str | None = None
     last_updated: str | None = None
+    custom_status: Any = None
 
     @property
     def seconds(self) -> float | None:
@@ -137,7 +138,7 @@ class LegacyClient:
             raise LegacyProtocolError("status body is not JSON") from exc
         return LegacyStatus(runtime_status=str(body.get("runtimeStatus")), output=body.get("output"),
                             retry_after=_retry_after(response), created=body.get("createdTime"),
-                            last_updated=body.get("lastUpdatedTime"))
+                            last_updated=body.get("lastUpdatedTime"), custom_status=body.get("customStatus"))
 
     async def get_bundle(self, username: str) -> tuple[int, Any]:
         response = await self._request("GET", f"{self.base_url}/api/bundles/{username}")

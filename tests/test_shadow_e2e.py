@@ -69,7 +69,7 @@ def test_legacy_primary_with_queue_shadow_records_a_match(github: FakeGitHub, se
     expected = bundle_fingerprint(metadata_fingerprint(r.meta) for r in github.users[username].values())
     assert view["status"] == "completed" and view["bundle_fingerprint"] == expected
     [comparison] = comparisons(services["router"], 1)
-    assert comparison["verdict"] == "match", comparison
+    assert comparison["verdict"] == "match", comparison.get("error")
     assert comparison["primary_path"] == "legacy" and comparison["shadow_path"] == "queue"
     assert comparison["primary_fingerprint"] == comparison["shadow_fingerprint"] == expected
     bundle = httpx.get(f"{services['router']}/bundles/{username}").json()

@@ -8,11 +8,12 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from cloudfolio.cli import config, devserver, refresh, rollout, serve, task, worker
-from cloudfolio.cli.exits import RET_FAILED, describe, exit_code_for
+from cloudfolio.cli.exits import RET_FAILED, RET_OK, describe, exit_code_for
 from services.core.errors import CloudfolioError
 
 COMMAND_MODULES = (serve, refresh, worker, task, rollout, config, devserver)
@@ -35,9 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler, not at interpreter exit
+        return code
     except CloudfolioError as exc:
         print(describe(exc), file=sys.stderr)
         return exit_code_for(exc)
+    except BrokenPipeError:
+        # the reader stopped reading (`cloudfolio config | head`): not an error of ours, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return RET_OK
     except KeyboardInterrupt:
         return RET_FAILED

@@ -10,8 +10,11 @@ from services.core.logs import configure_logging
 from services.core.settings import Settings
 
 
-def load_settings(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, ``--data-dir``/``--host``/``--port`` winning; logging set up."""
+def load_settings(args: argparse.Namespace, *, one_shot: bool = False) -> Settings:
+    """Settings from the environment, ``--data-dir``/``--host``/``--port`` winning; logging set up.
+
+    ``one_shot`` commands (they run once and print their own result or error line) leave out the
+    broker's connection chatter: their own error line says what failed."""
     overrides = {}
     for name in ("data_dir", "host", "port"):
         if getattr(args, name, None):
@@ -20,7 +23,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     level = settings.log_level
     if getattr(args, "verbose", None) is False and level in ("debug", "info"):
         level = "warning"  # keep a command's own output (a progress bar) readable
-    configure_logging(level, settings.log_format)
+    configure_logging(level, settings.log_format, one_shot=one_shot)
     return settings
 
 

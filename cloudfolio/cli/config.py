@@ -9,7 +9,7 @@ from services.core.settings import VARIABLES, Settings
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env()  # no logging set up: this command only prints
     width = max(len(var.env) for var in VARIABLES)
     for env, value, is_default in settings.describe():
         print(f"{env:<{width}}  {value or '(empty)'}{'' if is_default else '   [set]'}")

@@ -26,4 +26,6 @@ def describe(exc: CloudfolioError) -> str:
         return f"cloudfolio: configuration error: {exc}"
     if isinstance(exc, InvalidInput):
         return f"cloudfolio: {exc}"
+    if isinstance(exc, DependencyUnavailable):
+        return f"cloudfolio: {exc.service} is unavailable: {exc}"
     return f"cloudfolio: {type(exc).__name__}: {exc}"

@@ -28,7 +28,7 @@ def _wait(jobs: JobStore, job: Job, username: str, timeout: float, quiet: bool) 
             except JobNotFound:
                 print("the job expired before it finished", file=sys.stderr)
                 return None
-            if bar is None and job.total is not None:
+            if bar is None and job.total:  # nothing to sync (total 0) draws no bar
                 bar = tqdm(total=job.total, desc=f"syncing {username}", unit="repo", disable=quiet, mininterval=0.2)
             if bar is not None:
                 bar.n = jobs.progress(job.job_id).done
@@ -60,7 +60,7 @@ def _report(job: Job) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
+    settings = load_settings(args, one_shot=True)
     username = validate_username(args.username)
     pipeline = build_pipeline(settings)
     workers = InProcessWorkers(pipeline).start() if pipeline.embedded else None

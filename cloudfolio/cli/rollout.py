@@ -28,7 +28,7 @@ from services.core.settings import Settings
 
 
 def _store(args: argparse.Namespace) -> tuple[Settings, FlagStore]:
-    settings = load_settings(args)
+    settings = load_settings(args, one_shot=True)
     return settings, make_flag_store(settings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from cloudfolio.cli.common import add_data_dir, load_settings
@@ -11,11 +12,17 @@ from cloudfolio.wiring import Service, legacy_service, serve_app
 from services.core.redaction import redact_url
 from services.core.settings import Settings
 
+log = logging.getLogger("cloudfolio.serve")
+
 
 def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
     import uvicorn
 
     print(banner, file=sys.stderr)
+    for note in service.notes:
+        print(note, file=sys.stderr)
+    for warning in service.warnings:
+        log.warning("%s", warning)
     try:
         uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
     finally:

@@ -37,11 +37,17 @@ def _raw_task(args: argparse.Namespace, settings: Settings) -> tuple[str, Delive
             print(f"the {settings.training_queue} queue is empty: nothing to do")
             return RET_OK
         return json.dumps(delivery.kwargs), delivery
-    return (Path(args.task_file).read_text("utf-8") if args.task_file else settings.task_data), None
+    if not args.task_file:
+        return settings.task_data, None
+    try:
+        return Path(args.task_file).read_text("utf-8"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise InvalidTask(f"cannot read --task-file {args.task_file}: {reason}") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
+    settings = load_settings(args, one_shot=True)
     source = _raw_task(args, settings)
     if isinstance(source, int):
         return source

@@ -11,6 +11,7 @@ from typing import Any
 from cloudfolio.cli.common import load_settings
 from cloudfolio.cli.exits import RET_OK, RET_USAGE
 from services.queue.admin import queue_depths, replay_dead_letters
+from services.queue.broker_probe import wait_for_broker
 from services.queue.pipeline import build_pipeline
 from services.queue.workers import DEFAULT_SHUTDOWN_TIMEOUT, ROLES, run_worker_process
 
@@ -50,12 +51,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     threads = args.threads or settings.worker_threads
     if args.processes > 1:
         return run_worker_processes(["worker", *roles, "--threads", str(threads)], args.processes, health_port)
+    wait_for_broker(settings.broker_url, settings.broker_connect_timeout)
     return run_worker_process(build_pipeline(settings), roles, threads=threads, health_port=health_port,
                               shutdown_timeout=args.shutdown_timeout)
 
 
 def cmd_queues(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
+    settings = load_settings(args, one_shot=True)
     if not settings.broker_url:
         print("no CLOUDFOLIO_BROKER_URL: the embedded broker's queues live inside `cloudfolio serve`", file=sys.stderr)
         return RET_USAGE
@@ -69,7 +71,7 @@ def cmd_queues(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
+    settings = load_settings(args, one_shot=True)
     if not settings.broker_url:
         print("dlq replay needs CLOUDFOLIO_BROKER_URL", file=sys.stderr)
         return RET_USAGE
@@ -93,7 +95,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "the github-sync queue), merge (merge_bundle), train (train_model; imports torch), or all (sync and "
         "merge). Serves /health and /metrics on CLOUDFOLIO_WORKER_HEALTH_PORT and fails overdue jobs "
         "(CLOUDFOLIO_JOB_DEADLINE). SIGTERM or SIGINT stops it gracefully: running messages finish, "
-        "prefetched ones go back to RabbitMQ.",
+        "prefetched ones go back to RabbitMQ. At start it waits up to CLOUDFOLIO_BROKER_CONNECT_TIMEOUT "
+        "seconds (default 30) for RabbitMQ and exits 3 if it never answers; once running, it reconnects on "
+        "its own after a broker restart.",
     )
     worker.add_argument("roles", nargs="*", metavar="ROLE",
                         help="sync, merge, train, or all (= sync and merge): which queues to consume (default: all)")

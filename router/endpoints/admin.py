@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 
 from rollout.changes import FlagChanges, set_flags
 from router.auth import require_admin
+from router.endpoints.declarations import ADMIN, BODY, DEPENDENCIES
+from router.openapi import Operation, documented
 from router.routing import context_of
 from router.validation import read_json_object
 
@@ -25,6 +27,12 @@ CHANGE_FIELDS = {"percentage": (int, float), "stickiness": str, "shadow": bool, 
                  "reason": str}
 
 
+@documented(
+    get=Operation("Rollout flags in force", {200: "Rollout", **ADMIN, **DEPENDENCIES}, admin=True),
+    put=Operation("Change rollout flags", {200: "Rollout", **ADMIN, **BODY, 409: "Error", **DEPENDENCIES},
+                  description="The same rules as `cloudfolio rollout set|shadow`: values in range, a reason (kept in "
+                              "the history), and no raise of the percentage while the rollout is locked (409).",
+                  body="RolloutChange", body_required=True, admin=True))
 async def rollout(request: Request) -> Response:
     context = context_of(request)
     actor = require_admin(request, context.settings.admin_token)
@@ -33,7 +41,7 @@ async def rollout(request: Request) -> Response:
         changes = FlagChanges(percentage=body.get("percentage"), shadow=body.get("shadow"),
                               shadow_sample_pct=body.get("shadow_sample_pct"), stickiness=body.get("stickiness"))
         written = await run_in_threadpool(set_flags, context.flags.store, changes, actor=actor,
-                                          reason=body.get("reason", "admin API"))
+                                          reason=body.get("reason", ""))
         context.flags.invalidate()
         log.info("rollout changed by %s: %s", actor, written)
     flags = await run_in_threadpool(context.flags.current)
@@ -41,6 +49,7 @@ async def rollout(request: Request) -> Response:
                          "ttl_seconds": context.flags.ttl})
 
 
+@documented(get=Operation("Latest shadow comparisons", {200: "ShadowReport", **ADMIN}, admin=True))
 async def shadow(request: Request) -> Response:
     context = context_of(request)
     require_admin(request, context.settings.admin_token)

@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from router.endpoints.declarations import BAD_NAME, BODY, DEPENDENCIES
 from router.errors import error_response
+from router.openapi import Operation, Query, documented
 from router.routing import choose_path_for, context_of, start_refresh
 from router.validation import read_json_object
 from services.core.jobs import Job, JobNotFound, JobStatus, JobStore
@@ -32,13 +34,17 @@ def status_url(username: str, job_id: str) -> str:
     return f"/bundles/{username}/status?job_id={job_id}"
 
 
+@documented(post=Operation(
+    "Refresh a user's bundle", {200: "Cached", 202: "Accepted", **BAD_NAME, **BODY, **DEPENDENCIES},
+    description="200 `cached` when the bundle is current and not forced; otherwise 202 with a job id to poll. "
+                "The same shapes whichever path serves the user. GitHub is never called on the request path.",
+    body="RefreshRequest"))
 async def refresh(request: Request) -> Response:
     username = validate_username(request.path_params["username"])
     body = await read_json_object(request, {"force": bool})
     run = await start_refresh(request, username, body.get("force", False))
     if run.job is None:
-        return JSONResponse({"status": "cached", "username": username, "path": run.path,
-                             "bundle_fingerprint": run.cached_fingerprint, **run.cached_info})
+        return JSONResponse(run.cached.answer(username, run.path))
     url = status_url(username, run.job.job_id)
     return JSONResponse({"status": "processing", "username": username, "path": run.path,
                          "job_id": run.job.job_id, "status_url": url}, status_code=202, headers={"Location": url})
@@ -71,6 +77,12 @@ def first_report(jobs: JobStore, job_id: str) -> bool:
     return bool(marked)
 
 
+@documented(get=Operation(
+    "Status of a refresh job", {200: "JobStatus", **BAD_NAME, 404: "Error", **DEPENDENCIES},
+    description="On the queue path `total_repos` and `completed_repos` count repos as they finish. The legacy "
+                "app (Durable Functions) reports no progress: both are null until it completed, and `legacy` "
+                "carries its `runtime_status` and `custom_status`.",
+    query=(Query("job_id", {"type": "string", "pattern": "^[0-9a-f]{32}$"}, required=True),)))
 async def job_status(request: Request) -> Response:
     context = context_of(request)
     jobs = context.pipeline.backends.jobs
@@ -84,6 +96,8 @@ async def job_status(request: Request) -> Response:
     return JSONResponse(view)
 
 
+@documented(get=Operation("The merged bundle, from the user's path", {200: "Bundle", **BAD_NAME, 404: "Error",
+                                                                               **DEPENDENCIES}))
 async def bundle(request: Request) -> Response:
     context = context_of(request)
     username = validate_username(request.path_params["username"])
@@ -97,6 +111,8 @@ async def bundle(request: Request) -> Response:
     return JSONResponse(payload, status_code=code)
 
 
+@documented(get=Operation("One repo's record, from the user's path", {200: "Record", **BAD_NAME, 404: "Error",
+                                                                               **DEPENDENCIES}))
 async def repo(request: Request) -> Response:
     context = context_of(request)
     username = validate_username(request.path_params["username"])
@@ -120,6 +136,13 @@ async def _search(request: Request, username: str, query: str, k: int) -> dict[s
     return {"username": username, "path": path.value, **result}
 
 
+@documented(get=Operation(
+    "Rank the user's repos for a question", {200: "SearchResult", **BAD_NAME, 404: "Error", **DEPENDENCIES},
+    description="Cosine similarity between the query and repo texts embedded with the user's fine-tuned model; the "
+                "base model (and a note saying so) when none is trained yet. 503 when the deployment has no "
+                "training extra.",
+    query=(Query("q", {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"}, required=True),
+           Query("k", {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}))))
 async def search(request: Request) -> Response:
     username = validate_username(request.path_params["username"])
     query = request.query_params.get("q", "").strip()
@@ -134,6 +157,9 @@ async def search(request: Request) -> Response:
     return JSONResponse(await _search(request, username, query, k))
 
 
+@documented(post=Operation(
+    "Legacy question route: ranked repos and an extractive answer (no external LLM)",
+    {200: "AiAnswer", **BODY, 404: "Error", **DEPENDENCIES}, body="AiQuestion", body_required=True))
 async def legacy_ai(request: Request) -> Response:
     body = await read_json_object(request, {"query": str, "username": str, "instance_id": str,
                                             "status_query_url": str}, required=("query",), allow_empty=False)

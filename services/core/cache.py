@@ -37,6 +37,15 @@ class CachedValue:
     etag: str
 
 
+@dataclass(frozen=True)
+class Verified:
+    """When a bundle was last checked against the source and found current, and its size in repos."""
+
+    fingerprint: str
+    at: datetime
+    repos_count: int | None
+
+
 class BundleCache:
     """Bundles and per-repo records of one namespace on a storage backend.
 
@@ -124,18 +133,20 @@ class BundleCache:
         except BlobNotFound:
             return None
 
-    def mark_verified(self, username: str, fingerprint: str) -> None:
+    def mark_verified(self, username: str, fingerprint: str, repos_count: int | None = None) -> None:
         """Record that the bundle was just checked against the source and found current."""
-        body = _dumps({"fingerprint": fingerprint, "verified_at": datetime.now(UTC).isoformat()})
+        body = _dumps({"fingerprint": fingerprint, "verified_at": datetime.now(UTC).isoformat(),
+                       "repos_count": repos_count})
         self.storage.put(self.keys.bundle_verified(username), body, metadata=tenant_metadata(username))
 
-    def verified(self, username: str) -> tuple[str, datetime] | None:
-        """``(fingerprint, verified_at)`` of the last verification, or None."""
+    def verified(self, username: str) -> Verified | None:
+        """The last verification of the bundle against the source, or None."""
         try:
             payload = json.loads(self.storage.get(self.keys.bundle_verified(username)).data)
         except BlobNotFound:
             return None
-        return payload["fingerprint"], datetime.fromisoformat(payload["verified_at"])
+        return Verified(payload["fingerprint"], datetime.fromisoformat(payload["verified_at"]),
+                        payload.get("repos_count"))
 
     def _load(self, key: str) -> CachedValue | None:
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from services.core.errors import SettingsError
 from services.core.settings import Settings
 from services.core.sources import RepoSource
 from services.core.sources.etags import StorageEtagCache
@@ -40,5 +43,7 @@ def make_source(settings: Settings, storage: StorageBackend | None = None) -> Re
             etag_cache=StorageEtagCache(storage) if storage is not None else None,
         )
     if settings.repo_source == "local":
-        return LocalSource(settings.local_source_dir)
+        if not Path(settings.local_source_dir).expanduser().is_dir():
+            raise SettingsError("CLOUDFOLIO_LOCAL_SOURCE_DIR", f"{settings.local_source_dir} is not a folder")
+        return LocalSource(Path(settings.local_source_dir).expanduser())
     return LocalSource(sample_portfolio_root())

@@ -63,10 +63,51 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{context}]" if context else text
 
 
-def configure_logging(level: str = "info", fmt: str = "text") -> None:
+#: The one pika record kept per failed connection attempt; every other pika record below CRITICAL is noise.
+_PIKA_SUMMARY = ("pika.adapters.blocking_connection", "Connection workflow failed")
+#: Exception types whose tracebacks say nothing a single line does not (connection drops and refusals).
+_CONNECTION_ERRORS = ("pika.exceptions", "dramatiq.errors.Connection", "dramatiq.errors.BrokerConnection",
+                      "builtins.ConnectionError",
+                      "builtins.ConnectionRefusedError", "builtins.ConnectionResetError")
+
+
+def _connection_error(exc_info: object) -> bool:
+    if not isinstance(exc_info, tuple) or exc_info[1] is None:
+        return False
+    kind = type(exc_info[1])
+    return f"{kind.__module__}.{kind.__name__}".startswith(_CONNECTION_ERRORS)
+
+
+class OneLineConnections(logging.Filter):
+    """Connection trouble as one line per attempt: pika's cascade of records (and their tracebacks)
+    becomes one warning ``broker connection attempt failed: ...``; connection errors logged by other
+    libraries lose their traceback. With ``drop=True`` (one-shot commands, whose own error line says
+    it all) the pika line is dropped too."""
+
+    def __init__(self, drop: bool = False) -> None:
+        super().__init__()
+        self.drop = drop
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("pika") and record.levelno < logging.CRITICAL:
+            if self.drop or record.name != _PIKA_SUMMARY[0] or not record.getMessage().startswith(_PIKA_SUMMARY[1]):
+                return False
+            last = record.getMessage().rpartition("last exception - ")[2].split(";")[0]
+            record.msg, record.args, record.levelno, record.levelname = (
+                f"broker connection attempt failed: {last}", (), logging.WARNING, "WARNING")
+        if record.exc_info and _connection_error(record.exc_info):
+            kind, error = record.exc_info[0], record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()} ({kind.__name__}: {error})", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def configure_logging(level: str = "info", fmt: str = "text", *, one_shot: bool = False) -> None:
+    """Log to stderr in ``fmt`` at ``level``; ``one_shot`` commands drop connection chatter entirely."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(OneLineConnections(drop=one_shot))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

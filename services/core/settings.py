@@ -89,6 +89,13 @@ def _url(*schemes: str, optional: bool = True) -> Callable[[str, str], str]:
     return parse
 
 
+def _existing_file(name: str, value: str) -> str:
+    value = value.strip()
+    if value and not Path(value).expanduser().is_file():
+        raise SettingsError(name, f"no such file: {value!r}")
+    return value
+
+
 def _queue_name(name: str, value: str) -> str:
     value = value.strip()
     if not value or not all(c.isalnum() or c in "-_." for c in value) or value.endswith((".DQ", ".XQ")):
@@ -108,6 +115,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_BROKER_URL", "broker_url", "",
              "`amqp://user:pass@host:5672/vhost` for RabbitMQ; empty runs an in-process broker "
              "(embedded default).", _url("amqp", "amqps"), secret=True),
+    Variable("CLOUDFOLIO_BROKER_CONNECT_TIMEOUT", "broker_connect_timeout", "30",
+             "Seconds `cloudfolio worker` waits for RabbitMQ at start before it gives up with exit code 3 "
+             "(once running, Dramatiq reconnects on its own).", _float_range(1, 3600)),
     Variable("CLOUDFOLIO_STORAGE", "storage", "local", "`local` (folder under the data dir) or `azure` (Blob).",
              _choice("local", "azure")),
     Variable("CLOUDFOLIO_STORAGE_CONNECTION_STRING", "storage_connection_string", "",
@@ -224,7 +234,11 @@ VARIABLES: tuple[Variable, ...] = (
              "Check that the vault's 401 challenge names its own domain (switch off only for localhost emulators).",
              _bool),
     Variable("CLOUDFOLIO_KEYVAULT_CA_BUNDLE", "keyvault_ca_bundle", "",
-             "PEM file of a CA to trust for the vault (emulators); empty uses the system's.", _text),
+             "PEM file of a CA to trust for the vault (emulators); empty uses the system's.", _existing_file),
+    Variable("CLOUDFOLIO_KEYVAULT_TIMEOUT", "keyvault_timeout", "3",
+             "Seconds to connect and to wait for Key Vault per attempt when flags are read.", _float_range(0.1, 60)),
+    Variable("CLOUDFOLIO_KEYVAULT_READ_RETRIES", "keyvault_read_retries", "2",
+             "Retries of a failed Key Vault flag read (the router refreshes in the background).", _int_range(0, 10)),
     Variable("CLOUDFOLIO_ROUTER_METRICS_URLS", "router_metrics_urls", "http://127.0.0.1:8000/metrics",
              "Comma-separated `/metrics` URLs of every router replica, for `rollout watch`.", _text),
     Variable("CLOUDFOLIO_ALERT_WINDOW", "alert_window", "300", "Seconds of the error-rate window.",
@@ -253,6 +267,7 @@ class Settings:
     log_level: str
     log_format: str
     broker_url: str
+    broker_connect_timeout: float
     storage: str
     storage_connection_string: str
     storage_account_url: str
@@ -306,6 +321,8 @@ class Settings:
     keyvault_static_token: str
     keyvault_verify_challenge: bool
     keyvault_ca_bundle: str
+    keyvault_timeout: float
+    keyvault_read_retries: int
     router_metrics_urls: str
     alert_window: float
     alert_threshold: float

@@ -51,7 +51,7 @@ class MergeSteps:
         self.jobs.complete(job_id, bundle_fingerprint=result.bundle_fingerprint, repos_count=result.repos_count,
                            failed_repos=progress.failed_repos)
         if not progress.failed_repos:
-            cache.mark_verified(username, result.bundle_fingerprint)
+            cache.mark_verified(username, result.bundle_fingerprint, result.repos_count)
         log.info("merged %d repos into %s", result.repos_count, result.bundle_fingerprint)
         if Namespace(mode) is Namespace.LIVE:
             self.dispatcher.request_training(job_id, username, result.content_fingerprint, result.bundle_fingerprint,

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import dramatiq
 import pika
 from dramatiq.common import dq_name, q_name, xq_name
-from pika.exceptions import ChannelClosedByBroker
+from pika.exceptions import AMQPError, ChannelClosedByBroker
+
+from services.core.redaction import redact_url
+from services.queue.broker import BrokerUnavailable
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,15 @@ class QueueDepth:
 
 
 def connect(url: str) -> pika.BlockingConnection:
-    """A short-lived blocking connection for administration (two attempts, 5 s socket timeout)."""
+    """A short-lived blocking connection for administration (two attempts, 5 s socket timeout);
+    :class:`BrokerUnavailable` when RabbitMQ does not answer."""
     parameters = pika.URLParameters(url)
     parameters.connection_attempts = 2
     parameters.socket_timeout = 5
-    return pika.BlockingConnection(parameters)
+    try:
+        return pika.BlockingConnection(parameters)
+    except (AMQPError, OSError) as exc:
+        raise BrokerUnavailable(f"RabbitMQ at {redact_url(url)} is not reachable: {type(exc).__name__}") from exc
 
 
 def queue_depths(url: str, queues: list[str]) -> list[QueueDepth]:

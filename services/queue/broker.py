@@ -32,6 +32,7 @@ from dramatiq.middleware import (
 from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import CollectorRegistry
 
+from services.core.errors import DependencyUnavailable
 from services.core.settings import Settings
 from services.queue.middleware.final_failure import FinalFailure
 from services.queue.middleware.log_context import LogContext
@@ -41,6 +42,12 @@ from services.queue.middleware.prometheus_bridge import DramatiqMetricsBridge
 #: RabbitMQ cancels a consumer holding an unacked message for 30 minutes (consumer_timeout);
 #: every actor's time limit stays below this, in milliseconds.
 RABBITMQ_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000
+
+
+class BrokerUnavailable(DependencyUnavailable):
+    """The broker could not be reached, or refused or lost a message we sent; nothing was accepted."""
+
+    service = "the queue broker"
 
 
 @dataclass

@@ -11,6 +11,9 @@ import time
 
 import pika
 
+from services.core.redaction import redact_url
+from services.queue.broker import BrokerUnavailable
+
 
 class BrokerProbe:
     """A cached reachability check of one broker URL.
@@ -46,3 +49,16 @@ class BrokerProbe:
             return "connected"
         except Exception as exc:
             return f"unreachable: {type(exc).__name__}"
+
+
+def wait_for_broker(url: str, timeout: float, interval: float = 1.0) -> None:
+    """Return once RabbitMQ at ``url`` answers; :class:`BrokerUnavailable` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    probe = BrokerProbe(url, ttl=0)
+    while True:
+        state = probe.state()
+        if state == "connected":
+            return
+        if time.monotonic() >= deadline:
+            raise BrokerUnavailable(f"RabbitMQ at {redact_url(url)} not reachable within {timeout:g}s ({state})")
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

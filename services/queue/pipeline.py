@@ -18,7 +18,6 @@ from dramatiq.errors import BrokerConnectionError
 from prometheus_client import CollectorRegistry
 
 from services.core.backends import Backends, build_backends
-from services.core.errors import DependencyUnavailable
 from services.core.jobs import Job
 from services.core.keys import Namespace
 from services.core.names import validate_username
@@ -27,19 +26,13 @@ from services.core.sources import RepoSource
 from services.core.storage import StorageBackend
 from services.merge.steps import MergeSteps
 from services.queue.actors import register_actors
-from services.queue.broker import BrokerBundle, build_broker
+from services.queue.broker import BrokerBundle, BrokerUnavailable, build_broker
 from services.sync.steps import SyncSteps, queue_namespace
 from services.train.steps import Trainer, TrainSteps
 from services.train.store import ModelStore
 from services.train.trainer import MIN_DOCUMENTED
 
 log = logging.getLogger("cloudfolio.pipeline")
-
-
-class BrokerUnavailable(DependencyUnavailable):
-    """The broker refused or lost a message we tried to send; nothing was accepted."""
-
-    service = "the queue broker"
 
 
 class Pipeline:

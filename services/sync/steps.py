@@ -68,7 +68,7 @@ class SyncSteps:
             self.jobs.set_total(job_id, 0)
             if not force and cache.bundle_fingerprint(username) == plan.expected_fingerprint:
                 self.jobs.complete(job_id, bundle_fingerprint=plan.expected_fingerprint, repos_count=len(plan.names))
-                cache.mark_verified(username, plan.expected_fingerprint)
+                cache.mark_verified(username, plan.expected_fingerprint, len(plan.names))
                 log.info("nothing stale; bundle is current")
                 return
             # nothing to sync, yet the bundle differs (a repo vanished, or no bundle yet): merge

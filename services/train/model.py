@@ -54,6 +54,14 @@ class FineTuneReport:
 def _offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def _quiet() -> None:
+    """No progress bars in server logs: transformers draws them while loading and saving weights."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -82,6 +90,7 @@ def load_model(path: str | None = None, device: str = "cpu") -> Any:
         raise FileNotFoundError(f"model folder {folder} does not exist")
     from sentence_transformers import SentenceTransformer
 
+    _quiet()
     return SentenceTransformer(folder, device=device)
 
 

@@ -88,7 +88,7 @@ class SearchService:
                 texts.append(text)
         matrix = self._stored_embeddings(username, fingerprint, len(texts)) if fine_tuned else None
         if matrix is None:
-            matrix = np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=32))
+            matrix = np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=32, show_progress_bar=False))
             if fine_tuned:
                 self._store_embeddings(username, fingerprint, matrix)
         built = _Index(model, names, owners, texts, matrix)
@@ -123,7 +123,7 @@ class SearchService:
         import numpy as np
 
         index, fingerprint = self._index(username, records)
-        vector = np.asarray(index.model.encode([query], normalize_embeddings=True))[0]
+        vector = np.asarray(index.model.encode([query], normalize_embeddings=True, show_progress_bar=False))[0]
         scores = index.matrix @ vector
         best: dict[int, tuple[float, int]] = {}
         for row, score in enumerate(scores):

@@ -44,12 +44,14 @@ class TrainSteps:
         self.models = models
         self.trainer = trainer or settings_trainer(backends)
 
-    def train_model(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str) -> str:
+    def train_model(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str) -> None:
+        # returns nothing: a value would be discarded (no Results backend is configured) with a warning
         cached = self.backends.cache(Namespace.LIVE).load_bundle(username)
         if cached is None or not isinstance(cached.data, list):
             log.warning("no live bundle for %s; nothing to train", username)
-            return "skipped: no bundle"
-        return self.trainer(self.models, username, cached.data).status
+            return
+        outcome = self.trainer(self.models, username, cached.data)
+        log.info("training for %s: %s", outcome.fingerprint, outcome.status, extra={"username": username})
 
     def training_failed(self, error: str, job_id: str, username: str, content_fingerprint: str,
                         bundle_fingerprint: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -12,8 +14,11 @@ import pytest
 
 from cloudfolio.devserver.threaded import free_port
 from cloudfolio.devserver.waiting import wait_until
+from rollout.stores import FileFlagStore
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
 from services.core.sources.local import LocalSource, sample_portfolio_root
+
+FLAG_SEEDS = {"QUEUE_TRAFFIC_PCT", "ENABLE_QUEUE_SHADOW", "SHADOW_SAMPLE_PCT", "ROLLOUT_STICKINESS", "ROLLOUT_LOCK"}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -59,7 +64,8 @@ def test_invalid_username_exits_2() -> None:
 
 def test_unknown_user_is_a_clear_failure(tmp_path: Path) -> None:
     result = run_cli("refresh", "nobody", "--data-dir", str(tmp_path))
-    assert result.returncode == 1 and "UserNotFound" in result.stderr
+    assert result.returncode == 1 and "unknown GitHub user 'nobody'" in result.stderr
+    assert "sample_portfolio" not in result.stderr, "no server path in the reason"
 
 
 def test_config_masks_secrets() -> None:
@@ -68,13 +74,14 @@ def test_config_masks_secrets() -> None:
     assert "GITHUB_TOKEN" in result.stdout and "****" in result.stdout
 
 
-def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
-    assert run_cli("refresh", "octocat", "--data-dir", str(tmp_path), "-q").returncode == 0
+@contextmanager
+def serving(data_dir: Path, **env: str) -> Iterator[tuple[str, list[str]]]:
+    """``cloudfolio serve`` on a free port until the block ends; yields its URL and, afterwards, its stderr."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
-    env["QUEUE_TRAFFIC_PCT"] = "100"  # octocat reads the bundle the queue path (`refresh`) built
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_") and k not in FLAG_SEEDS}
     process = subprocess.Popen([sys.executable, "-m", "cloudfolio", "serve", "--port", str(port), "--data-dir",
-                                str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                str(data_dir)], env={**full, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    output: list[str] = []
     try:
         base = f"http://127.0.0.1:{port}"
 
@@ -85,21 +92,41 @@ def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
             except httpx.TransportError:
                 return None
 
-        health = wait_until(answering, 20, lambda: "serve did not start", interval=0.1)
-        assert health.status_code == 200
+        assert wait_until(answering, 20, lambda: "serve did not start", interval=0.1).status_code == 200
+        yield base, output
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        output.append(process.stderr.read().decode() if process.stderr else "")
+        output.append(str(process.returncode))
+
+
+def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
+    assert run_cli("refresh", "octocat", "--data-dir", str(tmp_path), "-q").returncode == 0
+    # octocat reads the bundle the queue path (`refresh`) built
+    with serving(tmp_path, QUEUE_TRAFFIC_PCT="100") as (base, output):
         bundle = httpx.get(f"{base}/bundles/octocat", timeout=5)
         assert bundle.status_code == 200 and len(bundle.json()["data"]) == 3
         assert bundle.json()["path"] == "queue"
         ready = httpx.get(f"{base}/ready", timeout=10).json()
         assert ready["checks"] == {"storage": "ok", "broker": "ok", "flags": "ok", "legacy": "ok"}, ready
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-    log = process.stderr.read().decode() if process.stderr else ""
+    log, returncode = output
     assert "in-process workers" in log, log
+    assert "flags in force (file store): 100 % of users on the queue path, shadow off, sticky, unlocked" in log
     # uvicorn finishes its shutdown, then re-raises SIGTERM so the exit status tells how it ended
-    assert process.returncode in (0, -15) and "Traceback" not in log, log
+    assert returncode in ("0", "-15") and "Traceback" not in log, log
     assert "Worker has been shut down" in log and "Application shutdown complete" in log, log
+
+
+def test_serve_says_which_flags_win_when_a_seed_is_ignored(tmp_path: Path) -> None:
+    FileFlagStore(tmp_path / "flags.json", seed={"QUEUE-TRAFFIC-PCT": "0"})  # an earlier run's flag file
+    with serving(tmp_path, QUEUE_TRAFFIC_PCT="100", ENABLE_QUEUE_SHADOW="true") as (base, output):
+        assert httpx.post(f"{base}/bundles/octocat/refresh", timeout=30).json()["path"] == "legacy"
+    log = output[0]
+    assert "flags in force (file store): 0 % of users on the queue path, shadow off" in log, log
+    assert "QUEUE_TRAFFIC_PCT=100 is set but the file store holds QUEUE-TRAFFIC-PCT=0: the store wins" in log
+    assert "cloudfolio rollout set 100 --reason" in log
+    assert "ENABLE_QUEUE_SHADOW=true is set but the file store holds ENABLE-QUEUE-SHADOW=(unset)" in log
 
 
 def test_worker_train_role_needs_a_broker() -> None:
@@ -135,3 +162,47 @@ def test_dev_github_serves_the_sample_portfolio_as_github_does() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+DOWN = {"CLOUDFOLIO_BROKER_URL": "amqp://guest:guest@127.0.0.1:1/%2F"}  # nothing listens on port 1
+
+
+@pytest.mark.parametrize("command", [["queues"], ["dlq", "replay", "github-sync"], ["refresh", "yungryce"]])
+def test_an_unreachable_broker_is_exit_3_and_one_clear_line(command: list[str], tmp_path: Path) -> None:
+    result = run_cli(*command, "--data-dir", str(tmp_path), env=DOWN) if command[0] == "refresh" else \
+        run_cli(*command, env=DOWN)
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("job ")]
+    assert result.returncode == 3, result.stderr
+    assert lines == [lines[0]] and lines[0].startswith("cloudfolio: the queue broker is unavailable"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_worker_gives_up_on_an_unreachable_broker_at_start_with_exit_3() -> None:
+    result = run_cli("worker", env={**DOWN, "CLOUDFOLIO_BROKER_CONNECT_TIMEOUT": "2"}, timeout=30)
+    assert result.returncode == 3 and "not reachable within 2s" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "CLOUDFOLIO_BROKER_CONNECT_TIMEOUT" in run_cli("worker", "--help").stdout
+
+
+def test_key_vault_outages_and_a_missing_ca_file_are_exit_3_and_2() -> None:
+    vault = {"CLOUDFOLIO_FLAG_STORE": "keyvault", "CLOUDFOLIO_KEYVAULT_URL": "https://127.0.0.1:9",
+             "CLOUDFOLIO_KEYVAULT_STATIC_TOKEN": "t", "CLOUDFOLIO_KEYVAULT_READ_RETRIES": "0"}
+    down = run_cli("rollout", "status", env=vault)
+    assert down.returncode == 3 and "the flag store is unavailable" in down.stderr and "Traceback" not in down.stderr
+    missing = run_cli("rollout", "status", env={**vault, "CLOUDFOLIO_KEYVAULT_CA_BUNDLE": "/no/such/ca.pem"})
+    assert missing.returncode == 2 and "CLOUDFOLIO_KEYVAULT_CA_BUNDLE: no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_a_missing_task_file_is_exit_2_and_a_clear_line() -> None:
+    result = run_cli("train", "--task-file", "/no/such/task.json")
+    assert result.returncode == 2 and "cannot read --task-file /no/such/task.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_output_cut_short_by_the_reader_is_no_traceback() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
+    # `true` exits without reading: every write of ours meets a closed pipe
+    result = subprocess.run(f"{sys.executable} -m cloudfolio config | true; echo ${{PIPESTATUS[0]}}", shell=True,
+                            executable="/bin/bash", capture_output=True, text=True, env=env, timeout=30)
+    assert result.stderr == "" and result.stdout.strip() == "0", result.stderr

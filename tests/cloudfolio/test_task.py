@@ -38,6 +38,7 @@ def test_single_task_mode_trains_and_exits_0_then_finds_it_cached(refreshed: Pat
     task.write_text(json.dumps({"username": "octocat"}))
     first = run_train(refreshed, "--task-file", str(task))
     assert first.returncode == 0, first.stderr[-2000:]
+    assert "Loading weights" not in first.stderr and "it/s]" not in first.stderr, "no progress bars in logs"
     assert json.loads(first.stdout.strip().splitlines()[-1])["status"] == "trained"
     again = run_train(refreshed, TASK_DATA=json.dumps({"username": "octocat"}))
     assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["status"] == "skipped: cached"

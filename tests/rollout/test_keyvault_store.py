@@ -48,7 +48,7 @@ def test_the_client_went_through_the_bearer_challenge(vault: KeyVaultServer) -> 
 
 
 def test_throttling_is_retried_after_retry_after(vault: KeyVaultServer) -> None:
-    store = store_for(vault)
+    store = store_for(vault, read_retries=2)
     store.write({"QUEUE-TRAFFIC-PCT": "10"}, actor="t", reason="t")
     vault.state.throttle = 2
     assert store.read()["QUEUE-TRAFFIC-PCT"] == "10"
@@ -60,7 +60,7 @@ def test_an_unreachable_vault_keeps_the_last_good_flags(vault: KeyVaultServer) -
     store.write({"QUEUE-TRAFFIC-PCT": "40", "ENABLE-QUEUE-SHADOW": "true"}, actor="t", reason="t")
     now = [0.0]
     registry = CollectorRegistry()
-    provider = FlagProvider(store, registry, ttl=1, clock=lambda: now[0])
+    provider = FlagProvider(store, registry, ttl=1, clock=lambda: now[0], refresh_in=lambda work: work())
     assert provider.current().percentage == 40
     vault.go_down()
     with pytest.raises(FlagStoreError):

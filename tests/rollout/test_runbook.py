@@ -151,3 +151,26 @@ def test_watch_once_keeps_its_samples_between_runs(store: FileFlagStore, tmp_pat
         assert store.read()["QUEUE-TRAFFIC-PCT"] == "0"
     finally:
         server.stop()
+
+
+class RecordingStop:
+    """A stop event that records the waits asked of it and never blocks."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        return False
+
+
+def test_watch_waits_between_evaluations_but_not_after_the_last(store: FileFlagStore) -> None:
+    watcher = Watcher(store, ErrorRateEvaluator(60, 0.02, 1), ["http://127.0.0.1:9/metrics"])
+    reports, stop = [], RecordingStop()
+    watcher.run(60, stop, lambda verdict, result: reports.append(verdict.state), iterations=1)
+    assert reports == ["unknown"] and stop.waits == [], "--once exits right after its evaluation"
+    watcher.run(60, stop, lambda verdict, result: reports.append(verdict.state), iterations=3)
+    assert len(reports) == 4 and stop.waits == [60, 60]

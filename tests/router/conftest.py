@@ -13,8 +13,8 @@ import pytest
 
 from cloudfolio.devserver.threaded import ServerThread
 from cloudfolio.devserver.waiting import wait_until
-from rollout.stores import FileFlagStore
-from router.app import create_app
+from rollout.stores import FileFlagStore, FlagStore
+from router.app import ROUTES, create_app
 from router.context import RouterContext, build_context
 from services.core.jobs import JobStore
 from services.core.settings import Settings
@@ -22,6 +22,7 @@ from services.legacy.app import create_legacy_app
 from services.legacy.orchestrator import LegacyOrchestrator
 from services.queue.pipeline import build_pipeline
 from services.queue.workers import InProcessWorkers
+from tests.support.conformance import conformance_hook
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -30,7 +31,7 @@ ADMIN_TOKEN = "test-admin-token"
 class RouterStack:
     url: str
     context: RouterContext
-    flags: FileFlagStore
+    flags: FlagStore
     legacy: LegacyOrchestrator
     client: httpx.Client
 
@@ -60,7 +61,7 @@ class RouterStack:
 
 
 def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = True,
-               **env: str) -> Iterator[RouterStack]:
+               flag_store: FlagStore | None = None, **env: str) -> Iterator[RouterStack]:
     values = {"CLOUDFOLIO_DATA_DIR": str(tmp_path), "CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN,
               "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_SHADOW_TIMEOUT": "30", **env}
     settings = Settings.from_env(values)
@@ -69,12 +70,13 @@ def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = Tr
     running = InProcessWorkers(pipeline, threads=4).start() if workers else None
     orchestrator = LegacyOrchestrator(backends.storage, backends.source, JobStore(backends.storage))
     legacy_server = ServerThread(create_legacy_app(orchestrator, retry_after=1)).start()
-    flags = FileFlagStore(tmp_path / "flags.json")
+    flags = flag_store or FileFlagStore(tmp_path / "flags.json")
     context = build_context(settings, pipeline, legacy_url or legacy_server.url, flags)
     context.legacy.poll_interval = 0.1
     context.queue.poll_interval = 0.05
     router_server = ServerThread(create_app(context)).start()
-    client = httpx.Client(base_url=router_server.url, timeout=30)
+    client = httpx.Client(base_url=router_server.url, timeout=30,
+                          event_hooks={"response": [conformance_hook(ROUTES)]})
     try:
         yield RouterStack(router_server.url, context, flags, orchestrator, client)
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import httpx
@@ -95,8 +97,9 @@ def test_a_change_by_another_replica_is_honoured_within_the_ttl(tmp_path: Path) 
         stack.flags.write({"QUEUE-TRAFFIC-PCT": "100"}, actor="other-replica", reason="t")  # no invalidate
         clock.now = 0.99
         assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "legacy", "cached within the TTL"
-        clock.now = 1.01
-        assert stack.client.post("/bundles/octocat/refresh").json()["path"] == "queue", "honoured after the TTL"
+        clock.now = 1.01  # stale: the next request starts one background read, later ones see its result
+        wait_until(lambda c=stack.client: c.post("/bundles/octocat/refresh").json()["path"] == "queue", 5,
+                   lambda: "not honoured after the TTL")
 
 
 def test_admin_api_is_disabled_without_a_configured_token(tmp_path: Path) -> None:
@@ -107,8 +110,17 @@ def test_admin_api_is_disabled_without_a_configured_token(tmp_path: Path) -> Non
 
 def test_locked_rollout_refuses_a_raise(stack: RouterStack) -> None:
     stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "0", "ROLLOUT-LOCK": "rolled back: error rate 5%"})
-    refused = stack.client.put("/admin/rollout", headers=stack.admin(), json={"percentage": 10})
+    refused = stack.client.put("/admin/rollout", headers=stack.admin(), json={"percentage": 10, "reason": "try"})
     assert refused.status_code == 409 and "locked" in refused.json()["error"]
+    assert stack.flags.read()["QUEUE-TRAFFIC-PCT"] == "0"
+
+
+def test_a_change_without_a_reason_is_refused_and_changes_nothing(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "5"})
+    for body in ({"percentage": 10}, {"percentage": 10, "reason": "  "}):
+        refused = stack.client.put("/admin/rollout", headers=stack.admin(), json=body)
+        assert refused.status_code == 422 and "a reason is required" in refused.json()["error"]
+    assert stack.flags.read()["QUEUE-TRAFFIC-PCT"] == "5"
 
 
 LONG = "a" * 5000
@@ -157,16 +169,29 @@ def test_bad_input_gets_a_clear_json_4xx(stack: RouterStack, method: str, path: 
     assert "Traceback" not in response.text
 
 
-def test_every_route_is_in_the_openapi_document(stack: RouterStack) -> None:
+def test_every_route_and_method_is_in_the_openapi_document(stack: RouterStack) -> None:
     spec = stack.client.get("/openapi.json").json()
     app = create_app(stack.context)
-    documented = set(spec["paths"])
     for route in app.routes:
-        path = getattr(route, "path", "")
-        if path in ("/openapi.json", "/docs") or not path:
-            continue
-        assert path in documented, path
-    assert "CloudFolio gateway API" in stack.client.get("/docs").text
+        for method in sorted((getattr(route, "methods", None) or set()) - {"HEAD"}):
+            assert method.lower() in spec["paths"].get(route.path, {}), f"{method} {route.path} is not documented"
+    references = re.findall(r'"#/components/schemas/(\w+)"', json.dumps(spec))
+    assert references and set(references) <= set(spec["components"]["schemas"])
+    search = spec["paths"]["/bundles/{username}/search"]["get"]
+    assert "503" in search["responses"] and {p["name"] for p in search["parameters"]} == {"username", "q", "k"}
+    assert spec["paths"]["/api/ai"]["post"]["requestBody"]["required"] is True
+    rollout = spec["paths"]["/admin/rollout"]["put"]["responses"]
+    assert rollout["401"]["description"] == "no bearer token"
+    assert rollout["403"]["description"] == "wrong token, or the admin API is disabled"
+
+
+def test_the_docs_page_renders_the_document_without_inline_script(stack: RouterStack) -> None:
+    page = stack.client.get("/docs")
+    assert "CloudFolio gateway API" in page.text and '<script src="/docs.js"></script>' in page.text
+    assert re.findall(r"<script[^>]*>([^<]*)</script>", page.text) == [""], "no inline script"
+    script = stack.client.get("/docs.js")
+    assert script.headers["content-type"].startswith("application/javascript")
+    assert "escapeHtml" in script.text and "<code>$1</code>" in script.text
 
 
 def test_health_ready_and_metrics(stack: RouterStack) -> None:
@@ -200,3 +225,11 @@ def test_shadow_namespace_never_reaches_the_live_routes(stack: RouterStack) -> N
     assert not storage.exists(CacheKeys(Namespace.LIVE).bundle("octocat"))
     stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100", "ENABLE-QUEUE-SHADOW": "false"})
     assert stack.client.get("/bundles/octocat").status_code == 404
+
+
+def test_a_failed_job_says_unknown_user_and_shows_no_server_path(stack: RouterStack) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
+    started = stack.client.post("/bundles/nobody-here/refresh").json()
+    view = stack.wait_job("nobody-here", started["job_id"])
+    assert view["status"] == "failed" and "unknown GitHub user 'nobody-here'" in view["reasons"][0], view
+    assert "sample_portfolio" not in json.dumps(view) and "/" not in view["reasons"][0].split("user")[-1]

@@ -36,6 +36,8 @@ class VaultState:
     throttle: int = 0  # answer the next N authenticated requests with 429
     retry_after: int = 1
     down: bool = False  # drop every connection without an answer (an unreachable vault)
+    hanging: bool = False  # accept requests and never answer them until released (a vault stuck mid-request)
+    released: threading.Event = field(default_factory=threading.Event)
     log: list[tuple[str, str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,7 +69,17 @@ class KeyVaultServer:
         """Become unreachable: every request, on new or pooled connections, gets no answer."""
         self.state.down = True
 
+    def hang(self) -> None:
+        """Take requests and answer none of them until :meth:`recover` (or :meth:`stop`)."""
+        self.state.released.clear()
+        self.state.hanging = True
+
+    def recover(self) -> None:
+        self.state.down = self.state.hanging = False
+        self.state.released.set()
+
     def stop(self) -> None:
+        self.state.released.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -113,6 +125,11 @@ def _handler(state: VaultState) -> type[BaseHTTPRequestHandler]:
             return body
 
         def _route(self) -> None:
+            if state.hanging:
+                state.released.wait(120)
+                self.close_connection = True
+                self.connection.close()
+                return
             if state.down:
                 self.close_connection = True
                 self.connection.close()  # keep-alive connections included: the client sees a reset

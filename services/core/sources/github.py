@@ -230,7 +230,7 @@ class GitHubSource(RepoSource):
         while url:
             body, headers = self._get_json(username, url)
             if body is _NOT_FOUND:
-                raise UserNotFound(f"GitHub user {username!r} not found")
+                raise UserNotFound(f"unknown GitHub user {username!r}")
             if not isinstance(body, list):
                 raise SourceError(f"GitHub repo listing for {username!r} is not a list")
             repos.extend(repo for repo in body if isinstance(repo, dict) and repo.get("name"))

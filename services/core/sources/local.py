@@ -16,6 +16,7 @@ small second user ``octocat``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zlib
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ from services.core.filetypes import categorize_extension, extension_of, language
 from services.core.names import validate_repo_name, validate_username
 from services.core.records import RepoDocuments
 from services.core.sources.base import DOCUMENT_PATHS, RepoSource, UserNotFound
+
+log = logging.getLogger("cloudfolio.source")
 
 _PRIVATE_FILES = {"_repo.json", "_tree.tsv"}
 
@@ -78,7 +81,9 @@ class LocalSource(RepoSource):
     def _user_dir(self, username: str) -> Path:
         folder = self.root / validate_username(username)
         if not folder.is_dir():
-            raise UserNotFound(f"user {username!r} not found under {self.root}")
+            # the folder is a server detail: it goes to the log, never into a job's reasons
+            log.info("no folder %s for user %s", folder, username)
+            raise UserNotFound(f"unknown GitHub user {username!r}")
         return folder
 
     def _tree(self, folder: Path) -> list[tuple[str, int]]:

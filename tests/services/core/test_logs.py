@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from services.core.logs import JsonFormatter, TextFormatter
+from services.core.logs import JsonFormatter, OneLineConnections, TextFormatter
 
 
 def _record(**extra: object) -> logging.LogRecord:
@@ -25,3 +25,45 @@ def test_json_logs_carry_username_job_and_path() -> None:
 
 def test_text_logs_append_the_context() -> None:
     assert TextFormatter().format(_record(username="octocat")).endswith("[username=octocat]")
+
+
+def _pika(name: str, message: str, level: int = logging.ERROR, exc_info: object = None) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, message, (), exc_info)
+
+
+def _failed_connection() -> tuple:
+    import pika.exceptions
+
+    try:
+        raise pika.exceptions.AMQPConnectionError("refused")
+    except pika.exceptions.AMQPConnectionError:
+        import sys
+
+        return sys.exc_info()
+
+
+def test_pikas_cascade_per_failed_connection_is_one_warning_line() -> None:
+    cascade = [
+        _pika("pika.adapters.utils.io_services_utils", "Socket failed to connect: <socket>; error=111"),
+        _pika("pika.adapters.utils.connection_workflow", "TCP Connection attempt failed: ConnectionRefusedError"),
+        _pika("pika.adapters.blocking_connection", "Connection workflow failed: AMQPConnectionWorkflowFailed: 1 "
+              "exceptions in all; last exception - AMQPConnectorSocketConnectError: ConnectionRefusedError(111, "
+              "'Connection refused'); first exception - None"),
+        _pika("pika.adapters.blocking_connection", "Error in _create_connection().", exc_info=_failed_connection()),
+    ]
+    kept = [r for r in cascade if OneLineConnections().filter(r)]
+    assert len(kept) == 1 and kept[0].levelname == "WARNING"
+    line = TextFormatter().format(kept[0])
+    assert "broker connection attempt failed: AMQPConnectorSocketConnectError: ConnectionRefusedError" in line
+    assert "\n" not in line
+    assert not [r for r in cascade if OneLineConnections(drop=True).filter(r)], "one-shot commands drop it all"
+
+
+def test_connection_errors_from_other_libraries_lose_their_traceback_but_not_their_reason() -> None:
+    record = _pika("dramatiq.worker.ConsumerThread", "Consumer encountered an unexpected error.",
+                   exc_info=_failed_connection())
+    assert OneLineConnections().filter(record)
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "AMQPConnectionError: refused" in line
+    actor_failure = _pika("dramatiq.worker", "Failed to process message", exc_info=(ValueError, ValueError("x"), None))
+    assert OneLineConnections().filter(actor_failure) and actor_failure.exc_info is not None, "real errors keep theirs"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cloudfolio.devserver.waiting import wait_for_job, wait_until
 from services.core.jobs import JobStatus
 from services.core.settings import Settings
@@ -19,8 +21,9 @@ def embedded(tmp_path: Path, **env: str) -> Pipeline:
     return build_pipeline(Settings.from_env({"CLOUDFOLIO_DATA_DIR": str(tmp_path), **TINY, **env}))
 
 
-def test_a_merge_hands_off_and_the_actor_trains_once(tmp_path: Path) -> None:
+def test_a_merge_hands_off_and_the_actor_trains_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     pipeline = embedded(tmp_path)
+    caplog.set_level("WARNING", logger="dramatiq")
     with InProcessWorkers(pipeline, threads=2, roles=("all", "train")):
         job = wait_for_job(pipeline.backends.jobs, pipeline.submit_refresh("octocat").job_id)
         assert job.status == JobStatus.COMPLETED
@@ -31,6 +34,7 @@ def test_a_merge_hands_off_and_the_actor_trains_once(tmp_path: Path) -> None:
         forced = wait_for_job(pipeline.backends.jobs, pipeline.submit_refresh("octocat", force=True).job_id)
         assert forced.status == JobStatus.COMPLETED
     assert not pipeline.request_training("j", "octocat", fingerprint, "b", documented=3), "a model exists: no request"
+    assert not [r for r in caplog.records if "Results middleware" in r.getMessage()], "no discarded return values"
     pipeline.close()
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.core.errors import InvalidName
+from services.core.components import make_source
+from services.core.errors import InvalidName, SettingsError
 from services.core.fingerprints import metadata_fingerprint
+from services.core.settings import Settings
 from services.core.sources import UserNotFound
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from tests.support.services import unavailable
@@ -65,3 +67,17 @@ def test_unknown_user_and_crafted_names(tmp_path: Path) -> None:
     (tmp_path / "bob").mkdir()
     with pytest.raises(InvalidName):
         source.fetch_documents("bob", {"name": "../../etc"})
+
+
+def test_an_unknown_user_names_the_user_and_never_the_folder(tmp_path: Path) -> None:
+    source = LocalSource(tmp_path)
+    with pytest.raises(UserNotFound) as caught:
+        source.list_repos("nobody")
+    assert str(caught.value) == "unknown GitHub user 'nobody'" and str(tmp_path) not in str(caught.value)
+
+
+def test_a_local_source_folder_that_does_not_exist_is_a_configuration_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "x")
+    settings = Settings.from_env({"CLOUDFOLIO_REPO_SOURCE": "local", "CLOUDFOLIO_LOCAL_SOURCE_DIR": missing})
+    with pytest.raises(SettingsError, match="CLOUDFOLIO_LOCAL_SOURCE_DIR"):
+        make_source(settings)

@@ -1,0 +1,91 @@
+"""JSON Schemas of every body the router reads or answers: one shape per answer, on both paths.
+
+The OpenAPI document (:mod:`router.openapi`) references these as components, and the test suite
+validates real answers of both paths against them, so the queue path and the legacy path cannot
+drift apart unnoticed. ``additionalProperties: false`` on our own answers makes a new field a
+documented decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+USERNAME_PATTERN = "^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$"
+REPO_PATTERN = "^[A-Za-z0-9._-]{1,100}$"
+JOB_ID_PATTERN = "^[0-9a-f]{32}$"
+
+_STR = {"type": "string"}
+_STR_OR_NULL = {"type": ["string", "null"]}
+_INT_OR_NULL = {"type": ["integer", "null"]}
+_PATH = {"enum": ["queue", "legacy"]}
+
+
+def _object(properties: dict[str, Any], *, required: list[str] | None = None, extra: bool = False) -> dict[str, Any]:
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required, "additionalProperties": extra}
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": _object({"error": _STR}),
+    "Cached": _object({
+        "status": {"const": "cached"}, "username": _STR, "path": _PATH, "bundle_fingerprint": _STR_OR_NULL,
+        "repos_count": _INT_OR_NULL, "last_modified": _STR_OR_NULL, "size_bytes": _INT_OR_NULL, "cache_key": _STR,
+        "verified_at": _STR_OR_NULL}),
+    "Accepted": _object({"status": {"const": "processing"}, "username": _STR, "path": _PATH, "job_id": _STR,
+                         "status_url": _STR}),
+    "JobStatus": _object({
+        "job_id": _STR, "status": {"enum": ["processing", "completed", "failed"]}, "path": _PATH,
+        "total_repos": _INT_OR_NULL, "completed_repos": _INT_OR_NULL,
+        "failed_repos": {"type": "array", "items": _object({"repo": _STR, "error": _STR})},
+        "created_at": _STR, "bundle_fingerprint": _STR_OR_NULL, "reasons": {"type": "array", "items": _STR},
+        "legacy": {"oneOf": [{"type": "null"}, _object({"runtime_status": _STR, "custom_status": {}})]}}),
+    "Bundle": _object({"username": _STR, "fingerprint": _STR_OR_NULL, "path": _PATH, "last_modified": _STR,
+                       "size_bytes": {"type": "integer"}, "data": {"type": "array", "items": {"type": "object"}}}),
+    "Record": _object({"username": _STR, "repo": _STR, "fingerprint": _STR_OR_NULL, "path": _PATH,
+                       "last_modified": _STR, "size_bytes": {"type": "integer"}, "data": {"type": "object"}}),
+    "SearchResult": _object({
+        "username": _STR, "path": _PATH, "query": _STR,
+        "model": _object({"fine_tuned": {"type": "boolean"}, "fingerprint": _STR_OR_NULL, "base_model": _STR,
+                          "note": _STR_OR_NULL}),
+        "results": {"type": "array", "items": _object({"repo": _STR, "score": {"type": "number"},
+                                                       "description": _STR, "matched_text": _STR})}}),
+    "AiQuestion": _object({"query": {"type": "string", "minLength": 1, "maxLength": 500},
+                           "username": {"type": "string", "pattern": USERNAME_PATTERN}, "instance_id": _STR,
+                           "status_query_url": _STR}, required=["query"]),
+    "AiAnswer": _object({
+        "response": _STR, "total_repositories": {"type": "integer"}, "query": _STR, "path": _PATH,
+        "repositories_used": {"type": "array", "items": _object({"name": _STR, "relevance_score": {"type": "number"}})},
+        "model": {"type": "object"}}),
+    "RefreshRequest": _object({"force": {"type": "boolean", "default": False}}, required=[]),
+    "StartRequest": {"type": "object", "description": "{username, force_refresh} or a GitHub push webhook body",
+                     "properties": {"username": {"type": "string", "pattern": USERNAME_PATTERN},
+                                    "force_refresh": {"type": "boolean"}, "repository": {"type": "object"}},
+                     "additionalProperties": True},
+    "LegacyCached": {"type": "object", "required": ["status", "bundle_fingerprint", "cache_key"],
+                     "properties": {"status": {"const": "cached"}, "message": _STR, "timestamp": _STR,
+                                    "cache_key": _STR, "repos_count": _INT_OR_NULL,
+                                    "bundle_fingerprint": _STR_OR_NULL, "cache_info": {"type": "object"}},
+                     "additionalProperties": True},
+    "DurableManagement": {"type": "object", "required": ["id", "statusQueryGetUri"],
+                          "properties": {"id": _STR, "statusQueryGetUri": _STR},
+                          "additionalProperties": {"type": "string"}},
+    "DurableStatus": _object({"name": _STR, "instanceId": _STR, "runtimeStatus": _STR, "input": {},
+                              "customStatus": {}, "output": {}, "createdTime": _STR, "lastUpdatedTime": _STR}),
+    "Health": _object({"status": {"const": "healthy"}, "timestamp": _STR}),
+    "Ready": _object({"status": {"enum": ["ready", "degraded", "not ready"]},
+                      "checks": _object({"storage": _STR, "broker": _STR, "flags": _STR, "legacy": _STR})}),
+    "Rollout": _object({
+        "flags": _object({"percentage": {"type": "number"}, "shadow": {"type": "boolean"},
+                          "shadow_sample_pct": {"type": "number"}, "stickiness": {"enum": ["sticky", "random"]},
+                          "locked": {"type": "boolean"}, "lock": _STR_OR_NULL,
+                          "errors": {"type": "array", "items": _STR}}),
+        "store": _STR, "ttl_seconds": {"type": "number"}}),
+    "RolloutChange": {
+        "type": "object", "additionalProperties": False, "required": ["reason"], "minProperties": 2,
+        "properties": {"percentage": {"type": "number", "minimum": 0, "maximum": 100},
+                       "stickiness": {"enum": ["sticky", "random"]}, "shadow": {"type": "boolean"},
+                       "shadow_sample_pct": {"type": "number", "minimum": 0, "maximum": 100},
+                       "reason": {"type": "string", "minLength": 1, "pattern": "\\S"}}},
+    "ShadowReport": _object({"in_flight": {"type": "integer"}, "counts": {"type": "object"},
+                             "recent": {"type": "array", "items": {"type": "object"}}}),
+}
