@@ -37,15 +37,18 @@ class Stack:
 @contextmanager
 def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0.0, worker_processes: int = 1,
                   worker_threads: int = 8, github: FakeGitHub | None = None,
-                  extra: dict[str, str] | None = None) -> Iterator[Stack]:
-    """GitHub double, legacy, ``worker_processes`` workers and the router; ``extra`` adds settings."""
+                  extra: dict[str, str] | None = None, logs_to: Path | None = None) -> Iterator[Stack]:
+    """GitHub double, legacy, ``worker_processes`` workers and the router; ``extra`` adds settings;
+    ``logs_to`` keeps each process's log there (the data folder goes)."""
     state, server = start_github_server(github or FakeGitHub())
     state.latency = github_latency
     data = Path(tempfile.mkdtemp(prefix="cf-stack-"))
     legacy_port, router_port = free_port(), free_port()
     env = QueueEnv(data, server.url, broker_url=broker_url, extra={
         "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_LOG_LEVEL": "warning",
-        "CLOUDFOLIO_WORKER_HEALTH_PORT": "0", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false", **(extra or {}),
+        "CLOUDFOLIO_WORKER_HEALTH_PORT": "0", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false",
+        # capacity runs, not abuse: the refresh rate limits would turn load into 429s
+        "CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT": "0", "CLOUDFOLIO_REFRESH_LIMIT_PER_USER": "0", **(extra or {}),
     })
     started: list[Any] = []
     try:
@@ -59,6 +62,10 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
             process.stop()
         server.stop()
         delete_queues(broker_url, env.queue_names)
+        if logs_to is not None:
+            logs_to.mkdir(parents=True, exist_ok=True)
+            for log in data.glob("*.log"):
+                shutil.copy(log, logs_to / log.name)
         shutil.rmtree(data, ignore_errors=True)
 
 

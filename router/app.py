@@ -21,11 +21,13 @@ from starlette.types import ASGIApp, Lifespan
 from router.context import RouterContext
 from router.endpoints import admin, bundles, legacy_routes, operations
 from router.errors import EXCEPTION_HANDLERS
+from router.middleware.body_limit import BodyLimit
 from router.middleware.request_metrics import RequestMetrics
+from router.middleware.security_headers import SecurityHeaders
 from services.legacy.durable import STATUS_PATH
 
 #: Operational routes left out of the request metrics (probes and scrapes would drown the signal).
-UNMETERED = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs.js")
+UNMETERED = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs.js", "/docs.css")
 
 ROUTES: list[BaseRoute] = [
     Route("/health", operations.health, methods=["GET"]),
@@ -34,13 +36,14 @@ ROUTES: list[BaseRoute] = [
     Route("/openapi.json", operations.openapi, methods=["GET"]),
     Route("/docs", operations.docs, methods=["GET"]),
     Route("/docs.js", operations.docs_script, methods=["GET"]),
+    Route("/docs.css", operations.docs_style, methods=["GET"]),
     Route("/bundles/{username}/refresh", bundles.refresh, methods=["POST"]),
     Route("/bundles/{username}/status", bundles.job_status, methods=["GET"]),
     Route("/bundles/{username}/search", bundles.search, methods=["GET"]),
     Route("/bundles/{username}", bundles.bundle, methods=["GET"]),
     Route("/bundles/{username}/{repo}", bundles.repo, methods=["GET"]),
     Route("/api/orchestrator_start", legacy_routes.orchestrator_start, methods=["POST"]),
-    Route("/api/bundles/{username}", bundles.bundle, methods=["GET"]),
+    Route("/api/bundles/{username}", bundles.bundle, methods=["GET"], name="legacy_bundle"),
     Route("/api/ai", bundles.legacy_ai, methods=["POST"]),
     Route(STATUS_PATH + "{job_id}", legacy_routes.durable_status, methods=["GET"]),
     Route("/admin/rollout", admin.rollout, methods=["GET", "PUT"]),
@@ -54,7 +57,8 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
     routes = list(ROUTES)
     if legacy_app is not None:
         routes.append(Mount("/legacy", app=legacy_app))
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
-                    middleware=[Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED)])
+    middleware = [Middleware(SecurityHeaders), Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
+                  Middleware(BodyLimit, max_bytes=context.settings.max_body_bytes)]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware)
     app.state.context = context
     return app

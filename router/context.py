@@ -16,6 +16,7 @@ from rollout.stores import FlagStore
 from router.legacy_client import LegacyClient
 from router.metrics import RouterMetrics
 from router.paths import LegacyPath, QueuePath
+from router.rate_limits import RefreshLimits
 from router.shadow import ShadowMirror
 from services.core.keys import Namespace
 from services.core.serving import ServingPath
@@ -42,6 +43,7 @@ class RouterContext:
     broker_probe: BrokerProbe
     sender: ThreadPoolExecutor
     search: dict[str, SearchService]
+    limits: RefreshLimits
 
     @property
     def paths(self) -> dict[str, QueuePath | LegacyPath]:
@@ -66,5 +68,6 @@ def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str, flag_
     legacy_models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LEGACY)
     search = {ServingPath.QUEUE: SearchService(pipeline.models, settings.search_model_cache),
               ServingPath.LEGACY: SearchService(legacy_models, settings.search_model_cache)}
+    limits = RefreshLimits(settings.refresh_limit_per_client, settings.refresh_limit_per_user)
     return RouterContext(settings, pipeline, flags, queue, legacy, mirror, metrics, registry,
-                         BrokerProbe(settings.broker_url), sender, search)
+                         BrokerProbe(settings.broker_url), sender, search, limits)

@@ -5,6 +5,7 @@ The one place where the error hierarchy (:mod:`services.core.errors`) becomes HT
 - ``InvalidInput``: 400, or 422 for a well-formed body whose values are wrong (a flag change);
 - ``NotFound``: 404; ``Refused``: 409;
 - ``DependencyUnavailable`` (storage, broker, vault, legacy app): 503 with ``Retry-After``;
+- a refresh over a rate limit: 429 with ``Retry-After`` and the limit named;
 - a legacy answer outside the Durable API: 502; anything else: 500, logged with its traceback.
 """
 
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse
 
 from rollout.changes import InvalidFlagChange
 from router.legacy_client import LegacyProtocolError
+from router.rate_limits import RefreshRateLimited
 from services.core.errors import DependencyUnavailable, InvalidInput, NotFound, Refused
 
 log = logging.getLogger("cloudfolio.router")
@@ -55,7 +57,13 @@ async def dependency_unavailable(request: Request, exc: Exception) -> JSONRespon
 
 async def bad_gateway(request: Request, exc: Exception) -> JSONResponse:
     log.error("legacy app protocol error on %s: %s", request.url.path, exc)
-    return error_response(502, f"the legacy app answered unexpectedly: {exc}")
+    return error_response(502, "the legacy app answered outside the Durable Functions API; try again later")
+
+
+async def rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RefreshRateLimited)
+    body = {"error": str(exc), "limit": exc.limit, "rate": exc.rate, "retry_after_seconds": exc.retry_after}
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -70,5 +78,6 @@ EXCEPTION_HANDLERS = {
     Refused: refused,
     DependencyUnavailable: dependency_unavailable,
     LegacyProtocolError: bad_gateway,
+    RefreshRateLimited: rate_limited,
     Exception: unexpected,
 }

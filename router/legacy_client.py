@@ -5,6 +5,8 @@ The same client works against the project's legacy replica and the real legacy F
 every request; status URLs are followed exactly as given (their query string carries Durable's
 ``taskHub``, ``connection`` and ``code``), but only on the legacy app's own origin. ``Retry-After``
 on a 202 is reported so pollers can honour it; ``Failed`` and ``Terminated`` are failed runs.
+A GET that meets a pooled connection the app closed meanwhile is sent once more on a new one (a
+soak saw one such ``ReadError`` in 22,000 requests); a POST is never resent.
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+#: Seconds an idle pooled connection is kept: below the keep-alive timeout of the servers in front
+#: of the app (uvicorn's is 5 s), so the router rarely reuses one the server is closing.
+KEEPALIVE_EXPIRY = 2.0
+#: What a reused connection that the server closed meanwhile raises.
+STALE_CONNECTION = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
+
+
 class LegacyClient:
     """Async client for one legacy app.
 
@@ -96,7 +105,8 @@ class LegacyClient:
         self.base_url = base_url.rstrip("/")
         self._origin = urlsplit(self.base_url)[:2]
         headers = {"x-functions-key": function_key} if function_key else {}
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout, transport=transport)
+        self._client = httpx.AsyncClient(headers=headers, timeout=timeout, transport=transport,
+                                         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -105,7 +115,13 @@ class LegacyClient:
         if urlsplit(url)[:2] != self._origin:
             raise LegacyProtocolError(f"refusing to follow {url!r}: not on the legacy origin {self.base_url}")
         try:
-            response = await self._client.request(method, url, **kwargs)
+            try:
+                response = await self._client.request(method, url, **kwargs)
+            except STALE_CONNECTION:
+                if method != "GET":
+                    raise
+                # the app closed a pooled keep-alive connection as we reused it: a GET is safe to resend
+                response = await self._client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             raise LegacyUnavailable(f"legacy app unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 500 and not url.startswith(self.base_url + "/runtime/"):
@@ -147,11 +163,6 @@ class LegacyClient:
     async def get_repo(self, username: str, repo: str) -> tuple[int, Any]:
         response = await self._request("GET", f"{self.base_url}/api/bundles/{username}/{repo}")
         return response.status_code, response.json()
-
-    async def passthrough(self, method: str, path: str, body: bytes) -> httpx.Response:
-        """Forward a request to the legacy app unchanged (the front end's legacy routes)."""
-        return await self._request(method, f"{self.base_url}{path}", content=body,
-                                   headers={"content-type": "application/json"})
 
     async def reachable(self) -> str:
         try:

@@ -23,6 +23,8 @@ class RouterMetrics:
                             ["path", "outcome"], registry=registry)
         self.shadow = Counter("shadow_comparisons_total", "Shadow comparisons by verdict and primary path.",
                               ["verdict", "primary_path"], registry=registry)
+        self.rate_limited = Counter("router_rate_limited_total", "Refreshes refused by a rate limit.", ["limit"],
+                                    registry=registry)
         self.shadow_mirrors = Counter("shadow_mirrors_total", "Mirror decisions: started, dropped or sampled out.",
                                       ["outcome"], registry=registry)
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from router.schemas import JOB_ID_PATTERN, REPO_PATTERN, SCHEMAS, USERNAME_PATTERN
+from router.schemas import JOB_ID_PATTERN, REPO, SCHEMAS, USERNAME
 
 #: Path parameters by name: the same rules the code enforces.
 PATH_PARAMETERS = {
-    "username": {"description": "GitHub login", "schema": {"type": "string", "pattern": USERNAME_PATTERN}},
-    "repo": {"description": "repository name", "schema": {"type": "string", "pattern": REPO_PATTERN}},
+    "username": {"description": "GitHub login", "schema": USERNAME},
+    "repo": {"description": "repository name", "schema": REPO},
     "job_id": {"description": "job id (32 hex digits)", "schema": {"type": "string", "pattern": JOB_ID_PATTERN}},
 }
 #: Response bodies that are not JSON components.
@@ -54,6 +54,8 @@ class Operation:
     admin: bool = False
     media_type: str = "application/json"
     notes: Mapping[int, str] = field(default_factory=dict)
+    #: OpenAPI links per status: ``{status: {name: (operation id, {parameter: runtime expression})}}``
+    links: Mapping[int, Mapping[str, tuple[str, Mapping[str, str]]]] = field(default_factory=dict)
 
 
 def documented(**operations: Operation) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -70,6 +72,11 @@ def operation_of(route: Route, method: str) -> Operation | None:
     return getattr(route.endpoint, "__openapi__", {}).get(method.upper())
 
 
+def operation_id(endpoint_name: str, method: str) -> str:
+    """``bundles_refresh`` style ids: the endpoint's name, and the method where one endpoint has several."""
+    return endpoint_name if method in ("GET", "POST") else f"{endpoint_name}_{method.lower()}"
+
+
 def _response(status: int, body: str, op: Operation) -> dict[str, Any]:
     description = op.notes.get(status, DESCRIPTIONS.get(status, "answer"))
     if body == EMPTY:
@@ -80,14 +87,17 @@ def _response(status: int, body: str, op: Operation) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
 
 
-def _operation(path: str, op: Operation) -> dict[str, Any]:
+def _operation(path: str, method: str, name: str, op: Operation) -> dict[str, Any]:
     parameters = [{"name": name, "in": "path", "required": True, **PATH_PARAMETERS[name]}
                   for name in re.findall(r"{(\w+)}", path)]
     parameters += [{"name": q.name, "in": "query", "required": q.required, "schema": dict(q.schema),
                     **({"description": q.description} if q.description else {})} for q in op.query]
-    spec: dict[str, Any] = {"summary": op.summary, "parameters": parameters,
-                            "responses": {str(status): _response(status, body, op)
-                                          for status, body in sorted(op.responses.items())}}
+    responses = {str(status): _response(status, body, op) for status, body in sorted(op.responses.items())}
+    for status, links in op.links.items():
+        responses[str(status)]["links"] = {link: {"operationId": target, "parameters": dict(parameters_)}
+                                           for link, (target, parameters_) in links.items()}
+    spec: dict[str, Any] = {"operationId": operation_id(name, method), "summary": op.summary,
+                            "parameters": parameters, "responses": responses}
     if op.description:
         spec["description"] = op.description
     if op.body:
@@ -107,7 +117,7 @@ def openapi_document(routes: Iterable[BaseRoute], version: str = "0.1.0") -> dic
         for method in sorted(route.methods or ()):
             op = operation_of(route, method)
             if op is not None and method != "HEAD":
-                paths.setdefault(route.path, {})[method.lower()] = _operation(route.path, op)
+                paths.setdefault(route.path, {})[method.lower()] = _operation(route.path, method, route.name, op)
     return {
         "openapi": "3.1.0",
         "info": {"title": "CloudFolio gateway", "version": version,

@@ -17,6 +17,7 @@ from rollout.flags import RolloutFlags
 from router.bucketing import choose_path
 from router.context import RouterContext
 from router.paths import Run
+from router.rate_limits import RefreshRateLimited
 from services.core.serving import ServingPath
 
 log = logging.getLogger("cloudfolio.router")
@@ -38,8 +39,29 @@ async def choose_path_for(request: Request, username: str) -> tuple[ServingPath,
     return path, flags
 
 
+def client_address(request: Request) -> str:
+    """Who is asking: the configured proxy header's first address, else the connection's."""
+    header = context_of(request).settings.client_ip_header
+    forwarded = request.headers.get(header, "") if header else ""
+    if forwarded.split(",")[0].strip():
+        return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+def check_refresh_limits(request: Request, username: str) -> None:
+    """Raise :class:`~router.rate_limits.RefreshRateLimited` (429) when this refresh is over a limit."""
+    context = context_of(request)
+    try:
+        context.limits.check(client_address(request), username)
+    except RefreshRateLimited as exc:
+        context.metrics.rate_limited.labels(exc.limit).inc()
+        log.warning("refresh of %s refused: %s", username, exc, extra={"username": username})
+        raise
+
+
 async def start_refresh(request: Request, username: str, force: bool) -> Run:
     context = context_of(request)
+    check_refresh_limits(request, username)
     path, flags = await choose_path_for(request, username)
     run = await context.paths[path].start(username, force)
     if flags.shadow:

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-USERNAME_PATTERN = "^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$"
+# the rules of services.core.names, without look-arounds (generators of test data handle these better)
+USERNAME_PATTERN = "^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
 REPO_PATTERN = "^[A-Za-z0-9._-]{1,100}$"
 JOB_ID_PATTERN = "^[0-9a-f]{32}$"
+USERNAME = {"type": "string", "pattern": USERNAME_PATTERN, "maxLength": 39}
+REPO = {"type": "string", "pattern": REPO_PATTERN, "not": {"enum": [".", ".."]}}
+#: A search query holds a character other than ASCII white space (an explicit class: Python and ECMA
+#: regular expressions disagree on what ``\S`` excludes); ``router.validation.search_query`` checks it.
+QUERY_BLANKS = " \t\n\r\f\v"
+QUERY = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "[^ \\t\\n\\r\\f\\v]"}
 
 _STR = {"type": "string"}
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -27,6 +34,8 @@ def _object(properties: dict[str, Any], *, required: list[str] | None = None, ex
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _object({"error": _STR}),
+    "RateLimited": _object({"error": _STR, "limit": {"enum": ["per-client", "per-user"]}, "rate": _STR,
+                            "retry_after_seconds": {"type": "integer", "minimum": 1}}),
     "Cached": _object({
         "status": {"const": "cached"}, "username": _STR, "path": _PATH, "bundle_fingerprint": _STR_OR_NULL,
         "repos_count": _INT_OR_NULL, "last_modified": _STR_OR_NULL, "size_bytes": _INT_OR_NULL, "cache_key": _STR,
@@ -49,18 +58,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                           "note": _STR_OR_NULL}),
         "results": {"type": "array", "items": _object({"repo": _STR, "score": {"type": "number"},
                                                        "description": _STR, "matched_text": _STR})}}),
-    "AiQuestion": _object({"query": {"type": "string", "minLength": 1, "maxLength": 500},
-                           "username": {"type": "string", "pattern": USERNAME_PATTERN}, "instance_id": _STR,
+    "AiQuestion": _object({"query": QUERY,
+                           "username": USERNAME, "instance_id": _STR,
                            "status_query_url": _STR}, required=["query"]),
     "AiAnswer": _object({
         "response": _STR, "total_repositories": {"type": "integer"}, "query": _STR, "path": _PATH,
         "repositories_used": {"type": "array", "items": _object({"name": _STR, "relevance_score": {"type": "number"}})},
         "model": {"type": "object"}}),
     "RefreshRequest": _object({"force": {"type": "boolean", "default": False}}, required=[]),
-    "StartRequest": {"type": "object", "description": "{username, force_refresh} or a GitHub push webhook body",
-                     "properties": {"username": {"type": "string", "pattern": USERNAME_PATTERN},
-                                    "force_refresh": {"type": "boolean"}, "repository": {"type": "object"}},
-                     "additionalProperties": True},
+    "StartRequest": {"description": "{username, force_refresh}, or a GitHub push webhook body (whose other "
+                                    "fields are ignored)", "oneOf": [
+        _object({"username": USERNAME, "force_refresh": {"type": "boolean"}}, required=[]),
+        {"type": "object", "required": ["repository"], "additionalProperties": True, "properties": {
+            "repository": {"type": "object", "required": ["name", "owner"], "properties": {
+                "name": REPO,
+                "owner": {"type": "object", "required": ["login"], "properties": {"login": USERNAME}}}}}},
+    ]},
     "LegacyCached": {"type": "object", "required": ["status", "bundle_fingerprint", "cache_key"],
                      "properties": {"status": {"const": "cached"}, "message": _STR, "timestamp": _STR,
                                     "cache_key": _STR, "repos_count": _INT_OR_NULL,

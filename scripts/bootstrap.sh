@@ -8,6 +8,7 @@
 #                          first so no resolver ever pulls a multi-GB CUDA build
 #   ensure_azurite         Azurite (npm package) into .tools/, for the Blob backend tests
 #   ensure_checkov         checkov into its own venv (.tools/iac-venv), for the Bicep scan
+#   ensure_schemathesis    schemathesis into its own venv (.tools/schemathesis-venv), for the API fuzz test
 #   ensure_rabbitmq        RabbitMQ on 127.0.0.1:5672 (started, or installed with apt as root)
 
 CLOUDFOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,6 +74,17 @@ ensure_checkov() {
     log "installing checkov into .tools/iac-venv"
     "${PYTHON:-python3}" -m venv "$iac"
     "$iac/bin/python" -m pip install -q "checkov>=3.2,<4"
+}
+
+ensure_schemathesis() {
+    # schemathesis in its own virtual environment: its pins stay out of the project's
+    local st="$CLOUDFOLIO_ROOT/.tools/schemathesis-venv"
+    if [ -x "$st/bin/st" ]; then
+        return 0
+    fi
+    log "installing schemathesis into .tools/schemathesis-venv"
+    "${PYTHON:-python3}" -m venv "$st"
+    "$st/bin/python" -m pip install -q "schemathesis>=4.3,<5"
 }
 
 rabbitmq_up() { rabbitmq-diagnostics -q ping >/dev/null 2>&1; }

@@ -17,8 +17,8 @@ from tests.support.services import azurite
 
 @pytest.fixture(scope="session")
 def azurite_connection_string() -> Iterator[str]:
-    with azurite() as connection_string:
-        yield connection_string
+    with azurite() as service:
+        yield service.connection_string
 
 
 @pytest.fixture

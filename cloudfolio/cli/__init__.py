@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from cloudfolio.cli import config, devserver, refresh, rollout, serve, task, worker
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, describe, exit_code_for
+from cloudfolio.memory import bound_malloc_arenas
 from services.core.errors import CloudfolioError
 
 COMMAND_MODULES = (serve, refresh, worker, task, rollout, config, devserver)
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    bound_malloc_arenas()  # before any thread starts
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)

@@ -24,7 +24,8 @@ def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
     for warning in service.warnings:
         log.warning("%s", warning)
     try:
-        uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
+        uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False,
+                    server_header=False)
     finally:
         service.close()
     return RET_OK

@@ -18,11 +18,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from router.endpoints.declarations import BAD_NAME, BODY, DEPENDENCIES
+from router.endpoints.declarations import BAD_NAME, BODY, DEPENDENCIES, RATE_LIMITED
 from router.errors import error_response
 from router.openapi import Operation, Query, documented
 from router.routing import choose_path_for, context_of, start_refresh
-from router.validation import read_json_object
+from router.schemas import QUERY
+from router.validation import read_json_object, search_query
 from services.core.jobs import Job, JobNotFound, JobStatus, JobStore
 from services.core.keys import Namespace
 from services.core.names import validate_repo_name, validate_username
@@ -35,10 +36,12 @@ def status_url(username: str, job_id: str) -> str:
 
 
 @documented(post=Operation(
-    "Refresh a user's bundle", {200: "Cached", 202: "Accepted", **BAD_NAME, **BODY, **DEPENDENCIES},
+    "Refresh a user's bundle", {200: "Cached", 202: "Accepted", **BAD_NAME, **BODY, **RATE_LIMITED, **DEPENDENCIES},
     description="200 `cached` when the bundle is current and not forced; otherwise 202 with a job id to poll. "
                 "The same shapes whichever path serves the user. GitHub is never called on the request path.",
-    body="RefreshRequest"))
+    body="RefreshRequest",
+    links={202: {"JobStatus": ("job_status", {"username": "$request.path.username",
+                                              "job_id": "$response.body#/job_id"})}}))
 async def refresh(request: Request) -> Response:
     username = validate_username(request.path_params["username"])
     body = await read_json_object(request, {"force": bool})
@@ -141,13 +144,11 @@ async def _search(request: Request, username: str, query: str, k: int) -> dict[s
     description="Cosine similarity between the query and repo texts embedded with the user's fine-tuned model; the "
                 "base model (and a note saying so) when none is trained yet. 503 when the deployment has no "
                 "training extra.",
-    query=(Query("q", {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"}, required=True),
+    query=(Query("q", QUERY, required=True),
            Query("k", {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}))))
 async def search(request: Request) -> Response:
     username = validate_username(request.path_params["username"])
-    query = request.query_params.get("q", "").strip()
-    if not query or len(query) > 500:
-        raise HTTPException(400, "query parameter q is required (1-500 characters)")
+    query = search_query(request.query_params.get("q", ""), "query parameter q is required (1-500 characters)")
     try:
         k = int(request.query_params.get("k", "5"))
     except ValueError:
@@ -163,9 +164,7 @@ async def search(request: Request) -> Response:
 async def legacy_ai(request: Request) -> Response:
     body = await read_json_object(request, {"query": str, "username": str, "instance_id": str,
                                             "status_query_url": str}, required=("query",), allow_empty=False)
-    query = body["query"].strip()
-    if not query or len(query) > 500:
-        raise HTTPException(400, "Request body must contain 'query' field (1-500 characters)")
+    query = search_query(body["query"], "Request body must contain 'query' field (1-500 characters)")
     username = validate_username(body.get("username", "yungryce"))
     result = await _search(request, username, query, 3)
     return JSONResponse({

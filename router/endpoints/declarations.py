@@ -10,3 +10,5 @@ DEPENDENCIES = {502: "Error", 503: "Error"}
 BODY = {400: "Error", 413: "Error", 422: "Error"}
 #: The admin API's bearer check.
 ADMIN = {401: "Error", 403: "Error"}
+#: A refresh is rate limited per client and per user.
+RATE_LIMITED = {429: "RateLimited"}

@@ -1,10 +1,12 @@
 """The legacy routes the existing front end calls, answered as the legacy app did on either path.
 
 - ``POST /api/orchestrator_start`` ``{"username", "force_refresh"}`` or a GitHub push webhook body:
-  legacy-path users are passed through to the legacy app; queue-path users get the same shapes
-  (200 ``cached``, or 202 with Durable's management payload pointing at the router's status route);
-- ``GET /runtime/webhooks/durabletask/instances/{job_id}``: Durable's status API for those queue
-  jobs (:mod:`services.legacy.durable` shapes);
+  legacy-path users are started on the legacy app, queue-path users on the queue; both get the
+  legacy's shapes (200 ``cached``, or 202 with ``id`` and ``statusQueryGetUri``). The status URL is
+  always this router's own, for a router job that maps to the legacy instance: the legacy app's
+  management URLs carry its function key (``code=``) and never reach a client;
+- ``GET /runtime/webhooks/durabletask/instances/{job_id}``: Durable's status API for those jobs
+  (:mod:`services.legacy.durable` shapes), polling the legacy app on the caller's behalf;
 - ``GET /api/bundles/{username}`` is the bundle endpoint under its legacy name.
 """
 
@@ -18,17 +20,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from router.endpoints.declarations import BODY, DEPENDENCIES
+from router.endpoints.declarations import BODY, DEPENDENCIES, RATE_LIMITED
 from router.errors import error_response
-from router.legacy_client import LegacyProtocolError
 from router.openapi import Operation, documented
-from router.paths import CachedBundle, Run
-from router.paths.legacy import cached_from_legacy
-from router.routing import choose_path_for, context_of
-from router.validation import read_json_object
+from router.paths import CachedBundle
+from router.routing import check_refresh_limits, choose_path_for, context_of
+from router.validation import parse_json_object
 from services.core.jobs import JobNotFound
 from services.core.keys import Namespace
-from services.core.names import validate_username
+from services.core.names import validate_repo_name, validate_username
 from services.core.serving import ServingPath
 from services.legacy.durable import (
     COMPLETED,
@@ -38,9 +38,6 @@ from services.legacy.durable import (
     status_code,
     status_payload,
 )
-
-#: What the router's own Durable-style payload offers for queue-path jobs.
-QUEUE_JOB_OPERATIONS = ("statusQueryGetUri", "terminatePostUri", "purgeHistoryDeleteUri")
 
 
 def legacy_cached_answer(cached: CachedBundle) -> dict[str, Any]:
@@ -57,75 +54,77 @@ def _start_target(body: dict[str, Any]) -> tuple[str, bool] | Response:
     if unknown and "repository" not in body:
         raise HTTPException(422, f"unknown field(s): {', '.join(unknown)}; allowed: force_refresh, username")
     if "repository" in body:
-        owner = ((body["repository"].get("owner") or {}).get("login"))
-        if not owner or not body["repository"].get("name"):
+        owner = body["repository"].get("owner")
+        login = owner.get("login") if isinstance(owner, dict) else None
+        name = body["repository"].get("name")
+        if not isinstance(login, str) or not login or not isinstance(name, str) or not name:
             return error_response(400, "Invalid GitHub webhook payload: missing username or repo name")
-        return validate_username(owner), True
+        validate_repo_name(name)
+        return validate_username(login), True
     return validate_username(body.get("username", "yungryce")), body.get("force_refresh", False)
+
+
+def _management(request: Request, job_id: str, retry_after: str = "2") -> JSONResponse:
+    """Durable's 202 for a job, pointing at this router's own status route: the legacy app's URLs (and
+    the function key in their ``code=``) never reach a client."""
+    payload = management_payload(context_of(request).settings.public_url, job_id, operations=("statusQueryGetUri",))
+    return JSONResponse(payload, status_code=202,
+                        headers={"Location": payload["statusQueryGetUri"], "Retry-After": retry_after})
 
 
 @documented(post=Operation(
     "Legacy start route (front end compatibility)", {200: "LegacyCached", 202: "DurableManagement", **BODY,
-                                                      **DEPENDENCIES},
+                                                      **RATE_LIMITED, **DEPENDENCIES},
     description="Body `{username, force_refresh}` or a GitHub push webhook. Answers as the legacy Durable Functions "
-                "app did: 200 `cached`, or 202 with the management payload and `Location`, on either path.",
-    body="StartRequest"))
+                "app did: 200 `cached`, or 202 with `id` and `statusQueryGetUri` (a status route of this router, "
+                "on either path) and `Location`.",
+    body="StartRequest", body_required=True,
+    links={202: {"DurableStatus": ("durable_status", {"job_id": "$response.body#/id"})}}))
 async def orchestrator_start(request: Request) -> Response:
     context = context_of(request)
-    raw = await request.body()
-    body = await read_json_object(request, {"username": str, "force_refresh": bool, "repository": dict},
-                                  strict=False)
+    body = parse_json_object(await request.body(), {"username": str, "force_refresh": bool, "repository": dict},
+                             strict=False, allow_empty=False)
     target = _start_target(body)
     if isinstance(target, Response):
         return target
     username, force = target
+    check_refresh_limits(request, username)
     path, flags = await choose_path_for(request, username)
-    if path is ServingPath.LEGACY:
-        upstream = await context.legacy.client.passthrough("POST", "/api/orchestrator_start", raw)
-        if upstream.status_code not in (200, 202, 400):
-            raise LegacyProtocolError(f"orchestrator_start answered {upstream.status_code}")
-        headers = {k: v for k, v in upstream.headers.items() if k.lower() in {"location", "retry-after"}}
-        if flags.shadow and upstream.status_code in (200, 202):
-            mirrored = await _legacy_run_from(request, upstream, username, force)
-            context.mirror.maybe_mirror(mirrored, force, flags.shadow_sample_pct)
-        return Response(upstream.content, status_code=upstream.status_code, headers=headers,
-                        media_type=upstream.headers.get("content-type", "application/json"))
-    run = await context.queue.start(username, force)
+    run = await context.paths[path].start(username, force)
     if flags.shadow:
         context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
     if run.job is None:
         return JSONResponse(legacy_cached_answer(run.cached))
-    payload = management_payload(str(request.base_url), run.job.job_id, operations=QUEUE_JOB_OPERATIONS)
-    return JSONResponse(payload, status_code=202,
-                        headers={"Location": payload["statusQueryGetUri"], "Retry-After": "2"})
-
-
-async def _legacy_run_from(request: Request, upstream: Any, username: str, force: bool) -> Run:
-    """A Run for a legacy answer the router passed through, so the mirror can follow it."""
-    jobs = context_of(request).pipeline.backends.jobs
-    payload = upstream.json()
-    if upstream.status_code == 200:
-        return Run(ServingPath.LEGACY, username, cached=cached_from_legacy(payload))
-    job = await run_in_threadpool(jobs.create, username, mode=Namespace.LEGACY, force=force,
-                                  extra={"path": ServingPath.LEGACY.value, "instance_id": payload["id"],
-                                         "status_url": payload["statusQueryGetUri"]})
-    return Run(ServingPath.LEGACY, username, job=job)
+    return _management(request, run.job.job_id)
 
 
 @documented(get=Operation(
-    "Durable-style status of a queue-path job started through /api/orchestrator_start",
+    "Durable-style status of a job started through /api/orchestrator_start, on either path",
     {200: "DurableStatus", 202: "DurableStatus", 404: "Error", **DEPENDENCIES},
     notes={200: "Completed or Failed", 202: "Pending or Running: poll again after Retry-After"}))
 async def durable_status(request: Request) -> Response:
-    """Durable's status API for queue-path jobs started through /api/orchestrator_start."""
+    """Durable's status API for jobs this router handed out through /api/orchestrator_start."""
     context = context_of(request)
     try:
         job = await run_in_threadpool(context.pipeline.backends.jobs.get, request.path_params["job_id"])
     except JobNotFound:
         return error_response(404, "unknown or expired instance")
-    if job.mode != Namespace.LIVE or job.extra.get("path", ServingPath.QUEUE) != ServingPath.QUEUE:
-        return error_response(404, "unknown or expired instance")  # legacy instances live at the legacy app
-    request.state.path = ServingPath.QUEUE.value
+    path = ServingPath(job.extra.get("path", ServingPath.QUEUE))
+    expected = Namespace.LEGACY if path is ServingPath.LEGACY else Namespace.LIVE
+    if job.mode != expected or job.extra.get("shadow"):
+        return error_response(404, "unknown or expired instance")
+    request.state.path = path.value
+    if path is ServingPath.LEGACY:
+        runtime, output, retry_after = await context.legacy.durable_view(job)
+    else:
+        runtime, output, retry_after = await _queue_durable_view(context, job)
+    code = status_code(runtime)
+    headers = {"Location": str(request.url.path), "Retry-After": retry_after} if code == 202 else None
+    body = {**status_payload(job, output), "runtimeStatus": runtime}
+    return JSONResponse(body, status_code=code, headers=headers)
+
+
+async def _queue_durable_view(context: Any, job: Any) -> tuple[str, Any, str]:
     runtime = runtime_status(job)
     output: Any = None
     if runtime == COMPLETED:
@@ -133,6 +132,4 @@ async def durable_status(request: Request) -> Response:
         output = cached.data if cached is not None else []
     elif runtime == FAILED:
         output = "; ".join(job.reasons)
-    code = status_code(runtime)
-    headers = {"Location": str(request.url), "Retry-After": "2"} if code == 202 else None
-    return JSONResponse(status_payload(job, output), status_code=code, headers=headers)
+    return runtime, output, "2"

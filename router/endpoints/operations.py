@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from router.docs_page import DOCS_HTML, DOCS_JS
+from router.docs_page import DOCS_CSS, DOCS_HTML, DOCS_JS
 from router.openapi import TEXT, Operation, documented, openapi_document
 from router.routing import context_of
 
@@ -72,3 +72,8 @@ async def docs(request: Request) -> Response:
 @documented(get=Operation("The documentation page's script", {200: TEXT}, media_type="application/javascript"))
 async def docs_script(request: Request) -> Response:
     return Response(DOCS_JS, media_type="application/javascript")
+
+
+@documented(get=Operation("The documentation page's style sheet", {200: TEXT}, media_type="text/css"))
+async def docs_style(request: Request) -> Response:
+    return Response(DOCS_CSS, media_type="text/css")

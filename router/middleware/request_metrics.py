@@ -42,19 +42,27 @@ class RequestMetrics:
         started = time.perf_counter()
         root_path = scope.get("root_path", "")
         status = 500  # what the client gets when the app raises before answering
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            template = getattr(scope.get("route"), "path", None)
+            mounted = scope.get("root_path", "") != root_path
+            if template is not None and template not in self.skip and not mounted:
+                path = (scope.get("state") or {}).get("path", "-")
+                self.metrics.observe(template, str(path), status, time.perf_counter() - started)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not recorded:
+                record()  # before the last byte goes out: a client that saw the answer sees it counted
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None)
-            mounted = scope.get("root_path", "") != root_path
-            if template is not None and template not in self.skip and not mounted:
-                path = (scope.get("state") or {}).get("path", "-")
-                self.metrics.observe(template, str(path), status, time.perf_counter() - started)
+            if not recorded:
+                record()

@@ -99,6 +99,20 @@ class LegacyPath:
         count = job.repos_count if done else None
         return status_view(job, count, count, [], legacy)
 
+    async def durable_view(self, job: Job) -> tuple[str, Any, str]:
+        """``(runtime status, output, retry-after)`` of the legacy instance behind a router job, for the
+        router's own Durable status route (the legacy app's status URL stays on the server)."""
+        job, output, said = await self._settle(job)
+        if job.status == JobStatus.COMPLETED:
+            if output is None:
+                code, body = await self.client.get_bundle(job.username)
+                output = body.get("data", []) if code == 200 and isinstance(body, dict) else []
+            return COMPLETED, output, "2"
+        if job.status == JobStatus.FAILED:
+            return (said.runtime_status if said is not None else FAILED), "; ".join(job.reasons), "2"
+        retry = said.retry_after if said is not None and said.retry_after else 2
+        return (said.runtime_status if said is not None else RUNNING), None, f"{retry:g}"
+
     async def wait(self, run: Run, timeout: float) -> RunResult:
         if run.job is None:
             code, body = await self.client.get_bundle(run.username)

@@ -22,6 +22,8 @@ def make_storage(settings: Settings) -> StorageBackend:
             connection_string=settings.storage_connection_string or None,
             account_url=settings.storage_account_url or None,
             api_version=settings.storage_api_version or None,
+            timeout=settings.storage_timeout,
+            retries=settings.storage_retries,
         )
     from services.core.storage.local import LocalBackend
 

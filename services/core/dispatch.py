@@ -23,3 +23,6 @@ class Dispatcher(Protocol):
     def request_training(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str,
                          documented: int) -> bool:
         """Queue training for a merged bundle when it needs a model; True when a request was sent."""
+
+    def delivery_id(self) -> str | None:
+        """The id of the message being processed (the same on every redelivery of it), or None."""

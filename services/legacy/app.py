@@ -94,18 +94,32 @@ def _management_urls(request: Request, instance_id: str) -> dict[str, str]:
     return management_payload(_app_base(request), instance_id, query)
 
 
+#: Largest start body read (a GitHub push webhook is a few KB).
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def _limited_body(request: Request) -> bytes:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise ValueError(f"Request body over {MAX_BODY_BYTES} bytes")
+    return raw
+
+
 async def _parse_start_body(request: Request) -> tuple[str, bool]:
-    raw = await request.body()
+    raw = await _limited_body(request)
     try:
         body = json.loads(raw) if raw.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise ValueError("Request body must be a JSON object")
     if "repository" in body:  # a GitHub push webhook: refresh the owner, forced
         repository = body.get("repository") or {}
-        owner = (repository.get("owner") or {}).get("login") if isinstance(repository, dict) else None
-        if not owner or not (isinstance(repository, dict) and repository.get("name")):
+        owner_object = repository.get("owner") if isinstance(repository, dict) else None
+        owner = owner_object.get("login") if isinstance(owner_object, dict) else None
+        if not isinstance(owner, str) or not owner or not (isinstance(repository, dict) and repository.get("name")):
             raise ValueError("Invalid GitHub webhook payload: missing username or repo name")
         return validate_username(owner), True
     force = body.get("force_refresh", False)

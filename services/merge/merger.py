@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from services.core.cache import BundleCache, encode_record
+from services.core.crashpoints import crash_point
 from services.core.fingerprints import BundleFingerprint, ContentFingerprint
 
 #: Records read and encoded per batch.
@@ -37,6 +38,7 @@ def merge_bundle(
     missing: list[str] = []
 
     def encoded_records() -> Iterator[bytes]:
+        half = len(repo_names) // 2
         for start in range(0, len(repo_names), batch_size):
             batch = []
             for name in repo_names[start:start + batch_size]:
@@ -48,6 +50,8 @@ def merge_bundle(
             for record in batch:
                 digest.add(record.get("fingerprint", ""))
                 content.add(record)
+                if len(digest) == half:
+                    crash_point("mid_merge")  # a chaos test kills the worker here: nothing half-written shows
                 yield encode_record(record)
 
     # the fingerprint is known only once the stream is consumed; the storage backend asks for the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from services.core.backends import Backends
+from services.core.crashpoints import crash_point
 from services.core.dispatch import Dispatcher
 from services.core.jobs import JobNotFound
 from services.core.keys import Namespace
@@ -52,6 +53,7 @@ class MergeSteps:
                            failed_repos=progress.failed_repos)
         if not progress.failed_repos:
             cache.mark_verified(username, result.bundle_fingerprint, result.repos_count)
+        crash_point("after_job_completed")
         log.info("merged %d repos into %s", result.repos_count, result.bundle_fingerprint)
         if Namespace(mode) is Namespace.LIVE:
             self.dispatcher.request_training(job_id, username, result.content_fingerprint, result.bundle_fingerprint,

@@ -8,7 +8,8 @@
 Middleware, in order: ``AgeLimit``, ``TimeLimit`` (every actor sets a ``time_limit`` below
 RabbitMQ's 30-minute consumer timeout), ``ShutdownNotifications``, ``Callbacks``, ``Pipelines``,
 ours (:class:`OutcomeMetrics`, :class:`FinalFailure`, :class:`LogContext`), ``Retries`` (each
-actor states its ``max_retries``; backoff from settings), and Dramatiq's ``Prometheus``. Ours sit
+actor states its ``max_retries``; backoff from settings), ``CurrentMessage`` (a step's dispatcher names
+the delivery it runs in), and Dramatiq's ``Prometheus``. Ours sit
 before ``Retries`` because Dramatiq runs ``after_*`` hooks in reverse order: they see Retries'
 decision.
 """
@@ -24,6 +25,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
+    CurrentMessage,
     Pipelines,
     Retries,
     ShutdownNotifications,
@@ -76,6 +78,7 @@ def build_broker(settings: Settings, registry: CollectorRegistry | None = None) 
         LogContext(),
         # max_retries=0 here: every actor states its own, so nothing retries by accident
         Retries(max_retries=0, min_backoff=settings.retry_min_backoff_ms, max_backoff=settings.retry_max_backoff_ms),
+        CurrentMessage(),
         prometheus,
     ]
     broker: dramatiq.Broker

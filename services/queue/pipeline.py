@@ -15,6 +15,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.errors import BrokerConnectionError
+from dramatiq.middleware import CurrentMessage
 from prometheus_client import CollectorRegistry
 
 from services.core.backends import Backends, build_backends
@@ -76,6 +77,10 @@ class Pipeline:
             raise BrokerUnavailable(f"broker refused the message: {exc}") from exc
 
     # -- the steps' dispatcher ------------------------------------------------------------------
+    def delivery_id(self) -> str | None:
+        message = CurrentMessage.get_current_message()
+        return message.message_id if message is not None else None
+
     def send_sync(self, job_id: str, username: str, repo: dict[str, Any], mode: str) -> None:
         self.send(self.actors.sync_repo.message(job_id, username, repo, mode))
 
@@ -93,6 +98,13 @@ class Pipeline:
             "job_id": job_id, "username": username, "content_fingerprint": content_fingerprint,
             "bundle_fingerprint": bundle_fingerprint}))
         return True
+
+    # -- the sweeper's recovery -------------------------------------------------------------------
+    def resend_plan(self, job: Job) -> None:
+        self.send(self.actors.plan_refresh.message(job.job_id, job.username, bool(job.force), job.mode))
+
+    def resend_merge(self, job: Job) -> None:
+        self.send_merge(job.job_id, job.username, job.mode)
 
     # -- submission -----------------------------------------------------------------------------
     def submit_refresh(self, username: str, *, force: bool = False, mode: Namespace | str = Namespace.LIVE,

@@ -68,7 +68,8 @@ class InProcessWorkers:
         self.queues = queues_for(pipeline, roles)
         self.worker_timeout = worker_timeout or (100 if pipeline.embedded else 1000)
         self.worker: dramatiq.Worker | None = None
-        self.sweeper = Sweeper(pipeline.backends.jobs, settings.job_deadline)
+        self.sweeper = Sweeper(pipeline.backends.jobs, settings.job_deadline, recovery=pipeline,
+                               stall_seconds=settings.job_stall_seconds, interval=settings.sweep_interval or None)
 
     def start(self) -> InProcessWorkers:
         broker = self.pipeline.broker

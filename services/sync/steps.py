@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from services.core.backends import Backends
+from services.core.crashpoints import crash_point
 from services.core.dispatch import Dispatcher
 from services.core.errors import InvalidName
 from services.core.jobs import JobNotFound, RepoOutcome, RepoRecorded
@@ -72,10 +73,12 @@ class SyncSteps:
                 log.info("nothing stale; bundle is current")
                 return
             # nothing to sync, yet the bundle differs (a repo vanished, or no bundle yet): merge
-            if self.jobs.claim_merge(job_id):
+            if self.jobs.claim_merge(job_id, owner=self.dispatcher.delivery_id()):
+                crash_point("after_merge_claim")
                 self.dispatcher.send_merge(job_id, username, mode)
             return
         self.jobs.set_total(job_id, len(plan.stale))
+        crash_point("after_plan_stored")
         for repo in plan.stale:
             self.dispatcher.send_sync(job_id, username, repo, mode)
         log.info("planned %d of %d repos", len(plan.stale), len(plan.names))
@@ -100,8 +103,11 @@ class SyncSteps:
         self._after_recorded(job_id, username, mode, name, recorded)
 
     def _after_recorded(self, job_id: str, username: str, mode: str, name: str, recorded: RepoRecorded) -> None:
+        # at least once: the delivery that wins the claim sends the merge, and sends it again when it is
+        # redelivered (it died, or the broker refused the send, between the claim and the send)
         if not recorded.all_done:
             return
         claim = f"replay-{name}" if recorded.upgraded else "0"
-        if self.jobs.claim_merge(job_id, claim):
+        if self.jobs.claim_merge(job_id, claim, owner=self.dispatcher.delivery_id()):
+            crash_point("after_merge_claim")
             self.dispatcher.send_merge(job_id, username, mode)

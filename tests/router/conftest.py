@@ -61,15 +61,16 @@ class RouterStack:
 
 
 def make_stack(tmp_path: Path, legacy_url: str | None = None, workers: bool = True,
-               flag_store: FlagStore | None = None, **env: str) -> Iterator[RouterStack]:
+               flag_store: FlagStore | None = None, legacy_key: str = "", **env: str) -> Iterator[RouterStack]:
     values = {"CLOUDFOLIO_DATA_DIR": str(tmp_path), "CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN,
-              "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_SHADOW_TIMEOUT": "30", **env}
+              "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_SHADOW_TIMEOUT": "30",
+              "CLOUDFOLIO_LEGACY_FUNCTION_KEY": legacy_key, **env}
     settings = Settings.from_env(values)
     pipeline = build_pipeline(settings)
     backends = pipeline.backends
     running = InProcessWorkers(pipeline, threads=4).start() if workers else None
     orchestrator = LegacyOrchestrator(backends.storage, backends.source, JobStore(backends.storage))
-    legacy_server = ServerThread(create_legacy_app(orchestrator, retry_after=1)).start()
+    legacy_server = ServerThread(create_legacy_app(orchestrator, function_key=legacy_key, retry_after=1)).start()
     flags = flag_store or FileFlagStore(tmp_path / "flags.json")
     context = build_context(settings, pipeline, legacy_url or legacy_server.url, flags)
     context.legacy.poll_interval = 0.1

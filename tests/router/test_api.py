@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
 from cloudfolio.devserver.waiting import wait_until
@@ -63,7 +62,9 @@ def test_front_end_legacy_routes_work_on_both_paths(stack: RouterStack) -> None:
     stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
     started = stack.client.post("/api/orchestrator_start", json={"username": "octocat"})
     assert started.status_code == 202 and started.headers["location"] == started.json()["statusQueryGetUri"]
-    status = wait_until(lambda: (answer := httpx.get(started.json()["statusQueryGetUri"])).status_code != 202
+    # the status URL is the router's own and relative (no Host header goes into it)
+    assert started.json()["statusQueryGetUri"].startswith("/runtime/webhooks/durabletask/instances/")
+    status = wait_until(lambda: (answer := stack.client.get(started.json()["statusQueryGetUri"])).status_code != 202
                         and answer, 30)
     assert status.status_code == 200 and status.json()["runtimeStatus"] == "Completed"
     assert len(status.json()["output"]) == 3

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,9 +34,24 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@dataclass
+class Azurite:
+    """A running Azurite blob service: its connection string, and pause/resume for outage tests."""
+
+    connection_string: str
+    process: subprocess.Popen
+
+    def pause(self) -> None:
+        """Freeze the process: connections are accepted by the kernel and never answered."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+
 @contextmanager
-def azurite() -> Iterator[str]:
-    """Run Azurite's blob service on a free loopback port; yield its connection string."""
+def azurite() -> Iterator[Azurite]:
+    """Run Azurite's blob service on a free loopback port until the block ends."""
     if not AZURITE_BIN.exists():
         unavailable(f"Azurite is not installed at {AZURITE_BIN} (scripts/test.sh installs it)")
     if shutil.which("node") is None:
@@ -64,9 +81,10 @@ def azurite() -> Iterator[str]:
             process.terminate()
             error = process.stderr.read().decode(errors="replace") if process.stderr else ""
             unavailable(f"Azurite did not start: {error[-500:]}")
-        yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-               f"BlobEndpoint={endpoint};")
+        yield Azurite(f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+                      f"BlobEndpoint={endpoint};", process)
     finally:
+        process.send_signal(signal.SIGCONT)
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -9,6 +9,7 @@ The container is created on first use.
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -20,7 +21,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobBlock, BlobServiceClient, ContentSettings
+from azure.storage.blob import BlobBlock, BlobServiceClient, ContentSettings, LinearRetry
 
 from services.core.storage.base import (
     AlreadyExists,
@@ -40,6 +41,8 @@ from services.core.storage.base import (
 #: Bytes per staged block when a blob is written from a stream of chunks.
 BLOCK_SIZE = 4 * 1024 * 1024
 
+log = logging.getLogger("cloudfolio.storage")
+
 
 class AzureBlobBackend(StorageBackend):
     """Blobs in one Azure Storage container.
@@ -50,6 +53,12 @@ class AzureBlobBackend(StorageBackend):
       account_url(str | None): ``https://<account>.blob.core.windows.net``, used with
         ``DefaultAzureCredential`` when no connection string is given.
       api_version(str | None): pin the REST API version (for emulators); the SDK's default if None.
+      timeout(float): seconds to connect and to wait for an answer, per attempt. Defaults to 3.
+      block_size(int): bytes per staged block of a streamed body; a stream that fits one block is
+        written with one atomic Put Blob. Defaults to 4 MiB.
+      retries(int): retries of a failed attempt, 0.5 s apart. Defaults to 1. With the SDK's own
+        policy (15 s first backoff, 3 retries, no timeouts) an outage held requests for 87 s; with
+        these an unreachable account answers in ``timeout * (retries + 1)`` plus the backoff.
     """
 
     name = "azure"
@@ -61,8 +70,17 @@ class AzureBlobBackend(StorageBackend):
         connection_string: str | None = None,
         account_url: str | None = None,
         api_version: str | None = None,
+        timeout: float = 3.0,
+        retries: int = 1,
+        block_size: int = BLOCK_SIZE,
     ) -> None:
-        options: dict[str, Any] = {"api_version": api_version} if api_version else {}
+        self.block_size = block_size
+        options: dict[str, Any] = {
+            "connection_timeout": timeout, "read_timeout": timeout,
+            "retry_policy": LinearRetry(backoff=0.5, retry_total=retries, random_jitter_range=0.25),
+        }
+        if api_version:
+            options["api_version"] = api_version
         if connection_string:
             service = BlobServiceClient.from_connection_string(connection_string, **options)
         elif account_url:
@@ -138,22 +156,9 @@ class AzureBlobBackend(StorageBackend):
             conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
         elif create_only:
             conditions = {"match_condition": MatchConditions.IfMissing}
-        settings = ContentSettings(content_type=content_type)
         try:
-            if isinstance(data, bytes | bytearray | memoryview):
-                body = bytes(data)
-                clean = validate_metadata(resolve_metadata(metadata))
-                result = blob.upload_blob(
-                    body, metadata=clean, content_settings=settings, overwrite=not create_only, **conditions
-                )
-                size = len(body)
-            else:
-                block_ids, size = self._stage_blocks(blob, data)
-                clean = validate_metadata(resolve_metadata(metadata))
-                result = blob.commit_block_list(
-                    [BlobBlock(block_id) for block_id in block_ids],
-                    metadata=clean, content_settings=settings, **conditions,
-                )
+            return self._write(key, blob, data, metadata, ContentSettings(content_type=content_type), create_only,
+                               conditions)
         except ResourceExistsError:
             raise AlreadyExists(key) from None
         except (ResourceModifiedError, ResourceNotFoundError):
@@ -164,15 +169,49 @@ class AzureBlobBackend(StorageBackend):
                 raise PreconditionFailed(key) from None
             if status == 409 and create_only:
                 raise AlreadyExists(key) from None
+            if getattr(exc, "error_code", None) == "InvalidBlockList" and not conditions:
+                return self._superseded(key)
             raise StorageUnavailable(f"cannot write {key}: {exc}") from exc
+
+    def _write(self, key: str, blob: Any, data: bytes | Iterable[bytes], metadata: Metadata,
+               settings: ContentSettings, create_only: bool, conditions: dict[str, Any]) -> BlobInfo:
+        # a body that fits one block is one Put Blob: atomic, and immune to a concurrent writer's commit
+        first, rest = (bytes(data), None) if isinstance(data, bytes | bytearray | memoryview) else \
+            self._first_block(iter(data))
+        if rest is None:
+            clean = validate_metadata(resolve_metadata(metadata))
+            result = blob.upload_blob(first, metadata=clean, content_settings=settings, overwrite=not create_only,
+                                      **conditions)
+            return BlobInfo(key, len(first), result["etag"], result["last_modified"], clean)
+        block_ids, size = self._stage_blocks(blob, first, rest)
+        clean = validate_metadata(resolve_metadata(metadata))
+        result = blob.commit_block_list([BlobBlock(block_id) for block_id in block_ids], metadata=clean,
+                                        content_settings=settings, **conditions)
         return BlobInfo(key, size, result["etag"], result["last_modified"], clean)
 
-    @staticmethod
-    def _stage_blocks(blob: Any, chunks: Iterable[bytes]) -> tuple[list[str], int]:
-        """Upload chunks as blocks of up to BLOCK_SIZE bytes; nothing is visible until the commit."""
-        block_ids: list[str] = []
+    def _first_block(self, chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes] | None]:
+        """Up to one block of the stream, and the rest of it (None when the stream ended within it)."""
         buffer = bytearray()
-        size = 0
+        for chunk in chunks:
+            buffer += chunk
+            if len(buffer) > self.block_size:
+                return bytes(buffer), chunks
+        return bytes(buffer), None
+
+    def _superseded(self, key: str) -> BlobInfo:
+        """Another writer committed this key while our blocks were staged, and Azure discarded ours.
+
+        Last complete write wins: theirs is complete and later than our start, exactly as if our
+        write had landed first. Report the blob as it is instead of failing.
+        """
+        log.info("write of %s superseded by a concurrent writer's commit; theirs stands", key)
+        return self.head(key)
+
+    def _stage_blocks(self, blob: Any, first: bytes, chunks: Iterable[bytes]) -> tuple[list[str], int]:
+        """Upload the stream as blocks of ``block_size`` bytes; nothing is visible until the commit."""
+        block_ids: list[str] = []
+        buffer = bytearray(first)
+        size = len(first)
 
         def stage(part: bytes) -> None:
             block_id = base64.b64encode(f"{len(block_ids):08d}-{uuid.uuid4().hex}".encode()).decode()
@@ -182,9 +221,12 @@ class AzureBlobBackend(StorageBackend):
         for chunk in chunks:
             buffer += chunk
             size += len(chunk)
-            while len(buffer) >= BLOCK_SIZE:
-                stage(bytes(buffer[:BLOCK_SIZE]))
-                del buffer[:BLOCK_SIZE]
+            while len(buffer) >= self.block_size:
+                stage(bytes(buffer[:self.block_size]))
+                del buffer[:self.block_size]
+        while len(buffer) >= self.block_size:
+            stage(bytes(buffer[:self.block_size]))
+            del buffer[:self.block_size]
         if buffer or not block_ids:
             stage(bytes(buffer))
         return block_ids, size

@@ -1,0 +1,187 @@
+"""Soak test: the whole stack under steady load for a long time, with the memory of every process.
+
+Starts the stack (GitHub double, legacy, queue workers over RabbitMQ, router; ``loadtest.stack``),
+warms every portfolio, runs Locust's front-end mix (``loadtest/locustfile.py``) for ``--duration``
+seconds, and samples the resident memory (RSS) of every stack process every ``--sample-every``
+seconds. Writes into ``--out``: ``rss.csv``, ``rss.png`` (RSS over time per process),
+``summary.json`` (requests, error rate, latency, and per process the RSS at start and end and the
+slope of a least-squares line through the samples after the warm-up, in MB per hour). ``--record``
+also writes docs/SOAK-RESULTS.md. Exits 1 when the error rate is above ``--max-error-rate``.
+
+    python -m loadtest.soak --users 100 --duration 600 --record
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from cloudfolio.devserver.github import FakeGitHub
+from loadtest.run import ROOT, _run_locust, summarise
+from loadtest.stack import running_stack, warm
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.soak", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=100, help="concurrent Locust users (default 100)")
+    parser.add_argument("--spawn-rate", type=float, default=20, help="users started per second (default 20)")
+    parser.add_argument("--duration", type=int, default=600, help="seconds of load (default 600)")
+    parser.add_argument("--sample-every", type=float, default=10, help="seconds between RSS samples (default 10)")
+    parser.add_argument("--warmup", type=float, default=120, help="seconds left out of the slope (default 120)")
+    parser.add_argument("--portfolio-users", type=int, default=20, help="GitHub users served (default 20)")
+    parser.add_argument("--repos", type=int, default=10, help="repos per portfolio (default 10)")
+    parser.add_argument("--github-latency", type=float, default=0.05, help="seconds per GitHub call (default 0.05)")
+    parser.add_argument("--queue-pct", type=float, default=50, help="QUEUE_TRAFFIC_PCT (default 50)")
+    parser.add_argument("--broker-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    parser.add_argument("--out", default="out/soak", help="folder for the reports (default out/soak)")
+    parser.add_argument("--max-error-rate", type=float, default=0.0, help="fail above this (default 0)")
+    parser.add_argument("--record", action="store_true", help="also write docs/SOAK-RESULTS.md and docs/soak/")
+    return parser
+
+
+def slope_mb_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, bytes) points, in MB per hour."""
+    if len(points) < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points) or 1.0
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread * 3600 / 2**20
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of named processes (and their children) every ``every`` seconds."""
+
+    def __init__(self, pids: dict[str, int], every: float) -> None:
+        super().__init__(daemon=True, name="rss-sampler")
+        self.pids, self.every = pids, every
+        self.rows: list[dict[str, float]] = []
+        self.stopped = threading.Event()
+        self.started_at = time.monotonic()
+
+    def sample(self) -> None:
+        row = {"seconds": round(time.monotonic() - self.started_at, 1)}
+        for name, pid in self.pids.items():
+            try:
+                process = psutil.Process(pid)
+                row[name] = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+            except psutil.Error:
+                row[name] = float("nan")
+        self.rows.append(row)
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.sample()
+            self.stopped.wait(self.every)
+
+
+def plot(rows: list[dict[str, float]], names: list[str], target: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(9, 4.5))
+    for name in names:
+        axis.plot([r["seconds"] for r in rows], [r[name] / 2**20 for r in rows], label=name)
+    axis.set_xlabel("seconds under load")
+    axis.set_ylabel("RSS (MB)")
+    axis.set_title("CloudFolio soak: resident memory per process")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(target, dpi=100)
+    plt.close(figure)
+
+
+def report(args: argparse.Namespace, out: Path, sampler: RssSampler, names: list[str]) -> dict[str, Any]:
+    with (out / "rss.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["seconds", *names])
+        writer.writeheader()
+        writer.writerows(sampler.rows)
+    plot(sampler.rows, names, out / "rss.png")
+    summary = summarise(out / "locust_stats.csv", args.duration)
+    summary["rss"] = {name: {
+        "start_mb": round(sampler.rows[0][name] / 2**20, 1), "end_mb": round(sampler.rows[-1][name] / 2**20, 1),
+        "max_mb": round(max(r[name] for r in sampler.rows) / 2**20, 1),
+        "slope_mb_per_hour_after_warmup": round(slope_mb_per_hour(
+            [(r["seconds"], r[name]) for r in sampler.rows if r["seconds"] >= args.warmup]), 1),
+    } for name in names}
+    summary["settings"] = {k: v for k, v in vars(args).items() if k != "broker_url"}
+    summary["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    github = FakeGitHub()
+    usernames = [f"soak{uuid.uuid4().hex[:4]}-{i}" for i in range(args.portfolio_users)]
+    for username in usernames:
+        github.add_generated_user(username, args.repos)
+    extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2"}
+    with running_stack(broker_url=args.broker_url, github_latency=args.github_latency, github=github,
+                       extra=extra, logs_to=out / "logs") as stack:
+        names = ["legacy", "worker", "router"]
+        pids = {name: process.process.pid for name, process in zip(names, stack.processes, strict=True)}
+        warm(stack.router, usernames)
+        sampler = RssSampler(pids, args.sample_every)
+        sampler.start()
+        locust_args = argparse.Namespace(shape="fixed", duration=args.duration, users=args.users,
+                                         spawn_rate=args.spawn_rate)
+        print(f"soak: {args.users} users for {args.duration}s; RSS every {args.sample_every:g}s", flush=True)
+        ok = _run_locust(locust_args, stack.router, usernames, out)
+        sampler.stopped.set()
+        sampler.sample()
+    if not ok:
+        return 1
+    summary = report(args, out, sampler, names)
+    for name, rss in summary["rss"].items():
+        print(f"{name:<8} RSS {rss['start_mb']:>7.1f} -> {rss['end_mb']:>7.1f} MB (max {rss['max_mb']:.1f}), "
+              f"slope after warm-up {rss['slope_mb_per_hour_after_warmup']:+.1f} MB/h")
+    print(f"requests {summary['aggregated']['requests']}, error rate {summary['error_rate']:.4%}, "
+          f"p95 {summary['aggregated']['p95_ms']:.0f} ms")
+    if args.record:
+        record(summary, out)
+    return 1 if summary["error_rate"] > args.max_error_rate else 0
+
+
+def record(summary: dict[str, Any], out: Path) -> None:
+    target = ROOT / "docs" / "soak"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "rss.png").write_bytes((out / "rss.png").read_bytes())
+    (target / "summary.json").write_text(json.dumps(summary, indent=2))
+    settings, agg = summary["settings"], summary["aggregated"]
+    lines = [
+        "# Soak results", "",
+        f"{datetime.now(UTC):%Y-%m-%d}, {summary['machine']}. Command: `python -m loadtest.soak --users "
+        f"{settings['users']} --duration {settings['duration']} --record`: the whole stack as processes (GitHub "
+        f"double at {settings['github_latency'] * 1000:.0f} ms per call, legacy, one worker process over RabbitMQ, "
+        f"router), {settings['queue_pct']:g} % of users on the queue path, Locust's front-end mix.", "",
+        f"Requests: {agg['requests']}, failures: {agg['failures']} (error rate {summary['error_rate']:.4%}); "
+        f"p50 {agg['p50_ms']:.0f} ms, p95 {agg['p95_ms']:.0f} ms, p99 {agg['p99_ms']:.0f} ms; {agg['rps']:.1f} req/s.",
+        "", "| process | RSS at start MB | at end MB | max MB | slope after warm-up MB/h |",
+        "| --- | --- | --- | --- | --- |",
+        *[f"| {name} | {r['start_mb']} | {r['end_mb']} | {r['max_mb']} | {r['slope_mb_per_hour_after_warmup']:+.1f} |"
+          for name, r in summary["rss"].items()],
+        "", "![RSS per process](soak/rss.png)", "",
+    ]
+    (ROOT / "docs" / "SOAK-RESULTS.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
