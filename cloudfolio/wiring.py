@@ -20,6 +20,7 @@ from rollout.seeds import startup_report
 from router.app import create_app
 from router.context import build_context
 from services.core.backends import Backends, build_backends
+from services.core.components import make_source
 from services.core.settings import Settings
 from services.legacy.app import create_legacy_app
 from services.legacy.orchestrator import LegacyOrchestrator
@@ -47,9 +48,14 @@ class Service:
 
 
 def legacy_orchestrator(settings: Settings, backends: Backends) -> LegacyOrchestrator:
-    """The legacy replica's orchestrator on these backends, training inline when configured."""
-    return LegacyOrchestrator(backends.storage, backends.source, backends.jobs,
-                              inline_trainer(settings, backends.storage))
+    """The legacy replica's orchestrator on these backends, training inline when configured; it fetches
+    from GitHub as the legacy did (REST, one request at a time per activity)."""
+    source = make_source(settings, backends.storage, legacy=True) if settings.repo_source == "github" else None
+    orchestrator = LegacyOrchestrator(backends.storage, source or backends.source, backends.jobs,
+                                      inline_trainer(settings, backends.storage))
+    if source is not None:
+        orchestrator.closers.append(source.close)
+    return orchestrator
 
 
 def _legacy_app(settings: Settings, orchestrator: LegacyOrchestrator) -> Starlette:

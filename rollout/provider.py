@@ -73,18 +73,24 @@ class FlagProvider:
         self.gauge_locked = Gauge("rollout_locked", "1 while the rollout is locked after a rollback.",
                                   registry=registry)
 
-    def current(self) -> RolloutFlags:
+    def current_if_known(self) -> RolloutFlags | None:
+        """:meth:`current` when it cannot block (flags were read; a stale read refreshes in the
+        background), else None: an event loop calls this first and skips a thread hop."""
         with self._lock:
             read_at = self._read_at
-            if read_at is not None and self.clock() - read_at < self.ttl:
-                return self._flags
-            start_refresh = read_at is not None and not self._refreshing
+            if read_at is None:
+                return None
+            start_refresh = self.clock() - read_at >= self.ttl and not self._refreshing
             if start_refresh:
                 self._refreshing = True
         if start_refresh:
             self.refresh_in(self._refresh)
-        if read_at is not None:
-            return self._flags  # stale but known: never make a request wait for the store
+        return self._flags  # the refreshed flags when the refresh ran inline (tests)
+
+    def current(self) -> RolloutFlags:
+        known = self.current_if_known()
+        if known is not None:
+            return known  # stale or not: never make a request wait for the store once flags are known
         with self._first_read:
             if self._read_at is None:
                 self._refresh()

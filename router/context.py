@@ -16,6 +16,7 @@ from rollout.stores import FlagStore
 from router.legacy_client import LegacyClient
 from router.metrics import RouterMetrics
 from router.paths import LegacyPath, QueuePath
+from router.paths.bodies import BodyCache
 from router.rate_limits import RefreshLimits
 from router.shadow import ShadowMirror
 from services.core.keys import Namespace
@@ -60,7 +61,7 @@ def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str, flag_
     backends = pipeline.backends
     metrics = RouterMetrics(registry)
     sender = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="broker-sender")
-    queue = QueuePath(pipeline, settings.freshness_seconds, sender)
+    queue = QueuePath(pipeline, settings.freshness_seconds, sender, bodies=BodyCache(settings.bundle_cache_mb * 2**20))
     legacy = LegacyPath(LegacyClient(legacy_url, settings.legacy_function_key), backends.jobs)
     mirror = ShadowMirror({ServingPath.QUEUE: queue, ServingPath.LEGACY: legacy}, backends.storage, metrics,
                           max_concurrency=settings.shadow_max_concurrency, timeout=settings.shadow_timeout)

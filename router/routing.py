@@ -29,7 +29,8 @@ def context_of(request: Request) -> RouterContext:
 
 async def choose_path_for(request: Request, username: str) -> tuple[ServingPath, RolloutFlags]:
     context = context_of(request)
-    flags = await run_in_threadpool(context.flags.current)
+    # once flags are known they come from memory (a refresh runs in the background): no thread hop
+    flags = context.flags.current_if_known() or await run_in_threadpool(context.flags.current)
     path, bucket = choose_path(username, flags.percentage, stickiness=flags.stickiness,
                                salt=context.settings.rollout_salt)
     request.state.path = path.value

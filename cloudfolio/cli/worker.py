@@ -61,7 +61,8 @@ def cmd_queues(args: argparse.Namespace) -> int:
     if not settings.broker_url:
         print("no CLOUDFOLIO_BROKER_URL: the embedded broker's queues live inside `cloudfolio serve`", file=sys.stderr)
         return RET_USAGE
-    depths = queue_depths(settings.broker_url, [settings.sync_queue, settings.merge_queue, settings.training_queue])
+    depths = queue_depths(settings.broker_url, [settings.plan_queue, settings.sync_queue, settings.merge_queue,
+                                                 settings.training_queue])
     print(f"{'queue':<32} {'messages':>9} {'consumers':>9}")
     for depth in depths:
         messages = "-" if depth.messages is None else str(depth.messages)
@@ -91,8 +92,8 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     worker = commands.add_parser(
         "worker", help="consume queue messages (needs CLOUDFOLIO_BROKER_URL)",
-        description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh, sync_repo on "
-        "the github-sync queue), merge (merge_bundle), train (train_model; imports torch), or all (sync and "
+        description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh on the refresh-plan queue, "
+        "first, and sync_repo on github-sync), merge (merge_bundle), train (train_model; imports torch), or all (sync and "
         "merge). Serves /health and /metrics on CLOUDFOLIO_WORKER_HEALTH_PORT and fails overdue jobs "
         "(CLOUDFOLIO_JOB_DEADLINE). SIGTERM or SIGINT stops it gracefully: running messages finish, "
         "prefetched ones go back to RabbitMQ. At start it waits up to CLOUDFOLIO_BROKER_CONNECT_TIMEOUT "

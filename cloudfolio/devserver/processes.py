@@ -47,16 +47,18 @@ class QueueEnv:
 
     @property
     def queue_names(self) -> list[str]:
-        return [f"{self.prefix}-github-sync", f"{self.prefix}-merge", f"{self.prefix}-training"]
+        return [f"{self.prefix}-github-sync", f"{self.prefix}-merge", f"{self.prefix}-training",
+                f"{self.prefix}-refresh-plan"]
 
     def env(self) -> dict[str, str]:
-        sync, merge, train = self.queue_names
+        sync, merge, train, plan = self.queue_names
         values = {
             "CLOUDFOLIO_DATA_DIR": str(self.data_dir),
             "CLOUDFOLIO_REPO_SOURCE": "github",
             "CLOUDFOLIO_GITHUB_API_URL": self.github_url,
             "CLOUDFOLIO_GITHUB_MAX_RETRIES": "1",
             "CLOUDFOLIO_SYNC_QUEUE": sync,
+            "CLOUDFOLIO_PLAN_QUEUE": plan,
             "CLOUDFOLIO_MERGE_QUEUE": merge,
             "CLOUDFOLIO_TRAINING_QUEUE": train,
             "CLOUDFOLIO_RETRY_MIN_BACKOFF_MS": "50",

@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from router.conditional import client_has, etag_of_bytes, not_modified, tagged
 from router.endpoints.declarations import BAD_NAME, BODY, DEPENDENCIES, RATE_LIMITED
 from router.errors import error_response
-from router.openapi import Operation, Query, documented
+from router.openapi import EMPTY, Operation, Query, documented
 from router.routing import choose_path_for, context_of, start_refresh
 from router.schemas import QUERY
 from router.validation import read_json_object, search_query
@@ -99,30 +100,45 @@ async def job_status(request: Request) -> Response:
     return JSONResponse(view)
 
 
-@documented(get=Operation("The merged bundle, from the user's path", {200: "Bundle", **BAD_NAME, 404: "Error",
-                                                                               **DEPENDENCIES}))
+def _json_tagged(request: Request, code: int, payload: dict[str, Any]) -> Response:
+    """A bundle or record answer with an ETag of its bytes (errors go out untagged)."""
+    response = JSONResponse(payload, status_code=code)
+    return tagged(request, response.body, etag_of_bytes(response.body)) if code == 200 else response
+
+
+CONDITIONAL = ("Answers carry an `ETag`; send it back in `If-None-Match` and an unchanged answer is a 304 "
+               "without a body.")
+
+
+@documented(get=Operation("The merged bundle, from the user's path",
+                          {200: "Bundle", 304: EMPTY, **BAD_NAME, 404: "Error", **DEPENDENCIES},
+                          description=CONDITIONAL))
 async def bundle(request: Request) -> Response:
     context = context_of(request)
     username = validate_username(request.path_params["username"])
     path, _flags = await choose_path_for(request, username)
     if path is ServingPath.QUEUE:  # the stored records go out as stored: no decode, no re-encode
-        body = await context.queue.bundle_bytes(username)
-        if body is None:
+        answer = await context.queue.bundle_bytes(username, skip=lambda etag: client_has(request, etag))
+        if answer is None:
             return error_response(404, f"No valid bundle found for '{username}'")
-        return Response(body, media_type="application/json")
+        etag, body = answer
+        if body is None:
+            return not_modified(etag)
+        return Response(body, media_type="application/json", headers={"ETag": etag})
     code, payload = await context.paths[path].bundle(username)
-    return JSONResponse(payload, status_code=code)
+    return _json_tagged(request, code, payload)
 
 
-@documented(get=Operation("One repo's record, from the user's path", {200: "Record", **BAD_NAME, 404: "Error",
-                                                                               **DEPENDENCIES}))
+@documented(get=Operation("One repo's record, from the user's path",
+                          {200: "Record", 304: EMPTY, **BAD_NAME, 404: "Error", **DEPENDENCIES},
+                          description=CONDITIONAL))
 async def repo(request: Request) -> Response:
     context = context_of(request)
     username = validate_username(request.path_params["username"])
     name = validate_repo_name(request.path_params["repo"])
     path, _flags = await choose_path_for(request, username)
     code, body = await context.paths[path].repo(username, name)
-    return JSONResponse(body, status_code=code)
+    return _json_tagged(request, code, body)
 
 
 async def _search(request: Request, username: str, query: str, k: int) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 A refresh answers ``cached`` when a job verified the bundle against the source within
 ``freshness_seconds`` (the router never calls GitHub); otherwise it submits a job through a few
 dedicated sender threads, never the request thread pool (Dramatiq #520: one broker connection per
-sending thread). Bundles go out as stored: the records are spliced in without decoding them.
+sending thread). Bundles go out as stored: the records are spliced in without decoding them, and
+the spliced answer is kept in a bounded memory cache (:class:`~router.paths.bodies.BodyCache`)
+that is used only while the blob's storage etag is unchanged; the ETag sent to clients comes from
+that storage etag, so a client's ``If-None-Match`` is answered from a head alone.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from router.conditional import etag_of_blob
 from router.paths.base import (
     CachedBundle,
     PathFailed,
@@ -27,10 +32,12 @@ from router.paths.base import (
     record_view,
     status_view,
 )
+from router.paths.bodies import BodyCache
 from services.core.fingerprints import bundle_fingerprint_of_records
 from services.core.jobs import Job, JobStatus, JobStore
 from services.core.keys import Namespace
 from services.core.serving import ServingPath
+from services.core.storage import BlobInfo, BlobNotFound
 from services.queue.pipeline import Pipeline
 
 
@@ -42,17 +49,19 @@ class QueuePath:
       freshness_seconds(int): how long a verified bundle counts as current without a new check.
       sender(ThreadPoolExecutor): the few threads that talk to the broker (never the request pool).
       poll_interval(float): seconds between job reads while waiting for a run (shadow comparisons).
+      bodies(BodyCache | None): the spliced bundle answers kept in memory. Defaults to 64 MiB.
     """
 
     name = ServingPath.QUEUE.value
 
     def __init__(self, pipeline: Pipeline, freshness_seconds: int, sender: ThreadPoolExecutor,
-                 poll_interval: float = 0.5) -> None:
+                 poll_interval: float = 0.5, bodies: BodyCache | None = None) -> None:
         self.pipeline = pipeline
         self.jobs: JobStore = pipeline.backends.jobs
         self.freshness_seconds = freshness_seconds
         self.sender = sender
         self.poll_interval = poll_interval
+        self.bodies = bodies if bodies is not None else BodyCache()
 
     def _fresh(self, username: str, namespace: Namespace) -> CachedBundle | None:
         cache = self.pipeline.backends.cache(namespace)
@@ -109,16 +118,37 @@ class QueuePath:
             return 404, {"error": f"No valid bundle found for '{username}'"}
         return 200, record_view(username, self.name, cached)
 
-    async def bundle_bytes(self, username: str) -> bytes | None:
-        """The bundle response as bytes, splicing the stored records in without decoding them."""
-        loaded = await run_in_threadpool(self.pipeline.backends.cache(Namespace.LIVE).load_bundle_raw, username)
+    async def _head(self, key: str) -> BlobInfo | None:
+        storage = self.pipeline.backends.storage
+        try:  # a local head is a file stat: inline; a network head goes to a thread
+            return storage.head(key) if storage.inline_head else await run_in_threadpool(storage.head, key)
+        except BlobNotFound:
+            return None
+
+    async def bundle_bytes(self, username: str, skip: Callable[[str], bool] = lambda _etag: False
+                           ) -> tuple[str, bytes | None] | None:
+        """``(ETag, answer bytes)`` of the bundle, None when there is none; the bytes are None when
+        ``skip(etag)`` says the client has them. Records are spliced in without decoding them."""
+        cache = self.pipeline.backends.cache(Namespace.LIVE)
+        key = cache.keys.bundle(username)
+        info = await self._head(key)
+        if info is None:
+            return None
+        if skip(etag_of_blob(info.etag)):
+            return etag_of_blob(info.etag), None
+        body = self.bodies.get(key, info.etag)
+        if body is not None:
+            return etag_of_blob(info.etag), body
+        loaded = await run_in_threadpool(cache.load_bundle_raw, username)
         if loaded is None:
             return None
-        data, info = loaded
-        head = json.dumps({"username": username, "fingerprint": info.fingerprint, "path": self.name,
-                           "last_modified": info.last_modified.isoformat(), "size_bytes": info.size_bytes},
+        data, stored = loaded
+        head = json.dumps({"username": username, "fingerprint": stored.fingerprint, "path": self.name,
+                           "last_modified": stored.last_modified.isoformat(), "size_bytes": stored.size_bytes},
                           separators=(",", ":"))
-        return head[:-1].encode() + b',"data":' + data + b"}"
+        body = head[:-1].encode() + b',"data":' + data + b"}"
+        self.bodies.put(key, stored.etag, body)
+        return etag_of_blob(stored.etag), body
 
     async def repo(self, username: str, repo: str) -> tuple[int, dict[str, Any]]:
         cached = await run_in_threadpool(self.pipeline.backends.cache(Namespace.LIVE).load_record, username, repo)

@@ -30,8 +30,12 @@ def make_storage(settings: Settings) -> StorageBackend:
     return LocalBackend(settings.data_path / "storage")
 
 
-def make_source(settings: Settings, storage: StorageBackend | None = None) -> RepoSource:
-    """The repo source the settings name; GitHub shares ETags through ``storage`` when given."""
+def make_source(settings: Settings, storage: StorageBackend | None = None, *, legacy: bool = False) -> RepoSource:
+    """The repo source the settings name; GitHub shares ETags through ``storage`` when given.
+
+    ``legacy`` builds the legacy replica's client: REST only, one request at a time per activity,
+    as the legacy Function App fetched (its concurrency is its activity threads).
+    """
     if settings.repo_source == "github":
         from services.core.sources.github import GitHubSource
 
@@ -41,7 +45,8 @@ def make_source(settings: Settings, storage: StorageBackend | None = None) -> Re
             timeout=settings.github_timeout,
             max_retries=settings.github_max_retries,
             max_rate_limit_wait=settings.github_max_rate_limit_wait,
-            graphql_batch=settings.graphql_batch,
+            graphql_batch=settings.graphql_batch and not legacy,
+            max_concurrency=1 if legacy else settings.github_max_concurrency,
             etag_cache=StorageEtagCache(storage) if storage is not None else None,
         )
     if settings.repo_source == "local":

@@ -20,6 +20,9 @@ class Dispatcher(Protocol):
     def send_merge(self, job_id: str, username: str, mode: str) -> None:
         """Queue the merge of a job whose repos are all done."""
 
+    def send_plan_later(self, job_id: str, username: str, force: bool, mode: str, delay_seconds: float) -> None:
+        """Queue a job's plan again after a delay (a follow-up waiting for the job before it)."""
+
     def request_training(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str,
                          documented: int) -> bool:
         """Queue training for a merged bundle when it needs a model; True when a request was sent."""

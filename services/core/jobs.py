@@ -7,8 +7,13 @@ share a job safely.
   (:meth:`JobStore.update`), retried on conflict.
 - ``jobs/<id>/repos/<repo>`` is created (create-only) when a repo finishes, with its outcome in the
   blob metadata. A repo recorded twice (at-least-once delivery) is counted once; a crash after the
-  marker is written loses nothing, because the marker *is* the count. A later success replaces a
+  marker is written loses nothing, because the markers *are* the count. A later success replaces a
   failure (a message replayed from the dead-letter queue); a success is never downgraded.
+- ``recorded`` in ``job.json`` counts markers without listing them: each new marker adds one by
+  compare-and-swap, and a duplicate (which may be the redelivery of a worker that died between its
+  marker and its count) raises it to the listed count. It may run ahead of the markers, never
+  behind once every delivery has finished, so the markers are listed only when it says the last
+  repo may be done: per repo one marker write and one job update, whatever the job's size.
 - ``jobs/<id>/merge-claim-<n>`` is created by whoever sees the last repo finish: exactly one process
   wins it and enqueues the merge.
 - A job past its TTL, or one never created, reads as not found.
@@ -98,6 +103,7 @@ class Job:
     failed_repos: list[dict[str, str]] = field(default_factory=list)
     finished_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    recorded: int = 0
 
     def expired(self, now: datetime) -> bool:
         return datetime.fromisoformat(self.expires_at) <= now
@@ -219,21 +225,40 @@ class JobStore:
 
     def record_repo(self, job_id: str, repo: str, *, outcome: str = RepoOutcome.COMPLETED,
                     error: str = "") -> RepoRecorded:
-        """Mark one repo as finished; idempotent, safe from any number of processes."""
+        """Mark one repo as finished; idempotent, safe from any number of processes.
+
+        Raises :class:`JobNotFound` (and leaves no marker) when the job is unknown or expired.
+        """
         outcome = RepoOutcome(outcome)
         key = job_repo_key(job_id, repo)
         body = json.dumps({"outcome": outcome, "error": error[:2000], "at": self.clock().isoformat()}).encode()
         metadata = {"outcome": outcome.value}
-        counted, upgraded = True, False
         try:
             self.storage.put(key, body, metadata=metadata, create_only=True)
         except AlreadyExists:
-            counted = False
-            if outcome is RepoOutcome.COMPLETED:
-                counted = upgraded = self._upgrade_to_completed(key, body, metadata)
-        total = self.get(job_id).total
-        done = self.storage.count(job_repos_prefix(job_id))
-        return RepoRecorded(counted=counted, done=done, total=total, upgraded=upgraded)
+            upgraded = outcome is RepoOutcome.COMPLETED and self._upgrade_to_completed(key, body, metadata)
+            listed = self.storage.count(job_repos_prefix(job_id))
+            job = self._count(job_id, lambda recorded: max(recorded, listed))
+            return RepoRecorded(counted=upgraded, done=listed, total=job.total, upgraded=upgraded)
+        try:
+            job = self._count(job_id, lambda recorded: recorded + 1)
+        except JobNotFound:
+            self.storage.delete(key)
+            raise
+        done = job.recorded
+        if job.total is not None and done >= job.total:  # the last repo may be done: the markers decide
+            done = self.storage.count(job_repos_prefix(job_id))
+        return RepoRecorded(counted=True, done=done, total=job.total)
+
+    def _count(self, job_id: str, new_count: Callable[[int], int]) -> Job:
+        def change(job: Job) -> bool | None:
+            value = new_count(job.recorded)
+            if value == job.recorded:
+                return False
+            job.recorded = value
+            return None
+
+        return self.update(job_id, change)
 
     def _upgrade_to_completed(self, key: str, body: bytes, metadata: dict[str, str]) -> bool:
         for _attempt in range(MAX_CAS_ATTEMPTS):

@@ -75,6 +75,9 @@ class CacheKeys:
     def model_failure(self, username: str, content_fingerprint: str) -> str:
         return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.failed.json"
 
+    def model_training(self, username: str, content_fingerprint: str) -> str:
+        return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.queued.json"
+
     def model_metadata(self, username: str, content_fingerprint: str) -> str:
         return f"{self._p}models/{validate_username(username)}/model_{_fingerprint(content_fingerprint)}.json"
 
@@ -110,6 +113,11 @@ def job_plan_key(job_id: str) -> str:
 
 def job_prefix(job_id: str) -> str:
     return f"jobs/{validate_job_id(job_id)}/"
+
+
+def inflight_key(namespace: Namespace, username: str) -> str:
+    """The register of a user's in-flight refresh jobs in one namespace (:mod:`services.core.inflight`)."""
+    return f"inflight/{Namespace(namespace).value}/{validate_username(username)}.json"
 
 
 def etag_cache_key(username: str, url_digest: str) -> str:

@@ -42,6 +42,16 @@ def as_bool(name: str, value: str) -> bool:
     raise SettingsError(name, f"expected true or false, got {value!r}")
 
 
+def auto_or_bool(name: str, value: str) -> bool | None:
+    """``auto`` (None: the program decides) or a boolean."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        return as_bool(name, value)
+    except SettingsError:
+        raise SettingsError(name, f"expected auto, true or false, got {value!r}") from None
+
+
 def number_range(kind: type[int] | type[float], low: float, high: float) -> Callable[[str, str], Any]:
     noun = "an integer" if kind is int else "a number"
 

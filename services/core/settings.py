@@ -21,6 +21,7 @@ from services.core.setting_values import (
     as_bool,
     as_rate,
     as_text,
+    auto_or_bool,
     choice,
     existing_file,
     float_range,
@@ -76,8 +77,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_GITHUB_MAX_RATE_LIMIT_WAIT", "github_max_rate_limit_wait", "60",
              "Longest wait (seconds) for a GitHub rate limit to reset; longer limits raise `RateLimited`.",
              float_range(0, 3600)),
-    Variable("ENABLE_GRAPHQL_BATCH_FETCH", "graphql_batch", "false",
-             "Fetch a repo's four documents with one GraphQL query instead of four REST calls.", as_bool),
+    Variable("ENABLE_GRAPHQL_BATCH_FETCH", "graphql_batch_setting", "auto",
+             "Fetch a repo's four documents with one GraphQL query instead of four REST calls (REST when GraphQL "
+             "reports errors): `auto` (on when GITHUB_TOKEN is set: GitHub's GraphQL needs one), `true` or `false`.",
+             auto_or_bool),
+    Variable("CLOUDFOLIO_GITHUB_MAX_CONCURRENCY", "github_max_concurrency", "32",
+             "GitHub requests one process sends at once for repo fetches (a repo's documents, tree and languages go "
+             "together; GitHub allows 100 concurrent per token). 1 fetches them one by one.", int_range(1, 100)),
     Variable("CLOUDFOLIO_LEGACY_URL", "legacy_url", "",
              "Base URL of the legacy Function App; empty runs the project's legacy orchestrator in-process.",
              url_of("https", "http")),
@@ -100,6 +106,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Bearer token for the admin API; empty disables the admin API.", as_text, secret=True),
     Variable("CLOUDFOLIO_JOB_TTL", "job_ttl", "3600", "Seconds a refresh job stays readable.",
              int_range(60, 7 * 86400)),
+    Variable("CLOUDFOLIO_PLAN_QUEUE", "plan_queue", "refresh-plan",
+             "Queue of `plan_refresh` messages (consumed by sync workers first, so a new job never waits behind "
+             "another job's syncs).", queue_name),
     Variable("CLOUDFOLIO_SYNC_QUEUE", "sync_queue", "github-sync", "Queue of per-repo sync messages.",
              queue_name),
     Variable("CLOUDFOLIO_MERGE_QUEUE", "merge_queue", "merge", "Queue of merge messages.", queue_name),
@@ -129,6 +138,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds the router caches rollout flags (at least 1: Key Vault throttles).", float_range(1, 3600)),
     Variable("CLOUDFOLIO_ROLLOUT_SALT", "rollout_salt", "cloudfolio-queue-rollout",
              "Salt of the sticky bucketing hash; changing it reshuffles which users move first.", as_text),
+    Variable("CLOUDFOLIO_BUNDLE_CACHE_MB", "bundle_cache_mb", "64",
+             "Memory (MiB) of bundle answers a router keeps, each used only while its blob is unchanged; 0 keeps "
+             "none.", int_range(0, 65536)),
     Variable("CLOUDFOLIO_FRESHNESS_SECONDS", "freshness_seconds", "300",
              "A queue-path bundle verified against the source within this many seconds answers `cached`.",
              int_range(0, 86400)),
@@ -232,7 +244,8 @@ class Settings:
     github_timeout: float
     github_max_retries: int
     github_max_rate_limit_wait: float
-    graphql_batch: bool
+    graphql_batch_setting: bool | None
+    github_max_concurrency: int
     legacy_url: str
     legacy_function_key: str
     public_url: str
@@ -242,6 +255,7 @@ class Settings:
     client_ip_header: str
     admin_token: str
     job_ttl: int
+    plan_queue: str
     sync_queue: str
     merge_queue: str
     training_queue: str
@@ -266,6 +280,7 @@ class Settings:
     search_model_cache: int
     flag_ttl: float
     rollout_salt: str
+    bundle_cache_mb: int
     freshness_seconds: int
     shadow_timeout: float
     shadow_max_concurrency: int
@@ -320,6 +335,13 @@ class Settings:
         return {name: value for name, value in seeds.items() if value}
 
     @property
+    def graphql_batch(self) -> bool:
+        """Whether repo documents are fetched by GraphQL: ``auto`` means when a token is set."""
+        if self.graphql_batch_setting is None:
+            return bool(self.github_token)
+        return self.graphql_batch_setting
+
+    @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
 
@@ -329,7 +351,9 @@ class Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         for var in VARIABLES:
             value = current[var.field]
-            shown = str(value).lower() if isinstance(value, bool) else "0" if value is None else str(value)
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            if value is None:
+                shown = "auto" if var.parse is auto_or_bool else "0"
             default = var.parse(var.env, var.default)
             if var.secret and shown:
                 shown = "****"

@@ -60,9 +60,13 @@ class LegacyOrchestrator:
         self._pool = ThreadPoolExecutor(max_workers=MAX_ORCHESTRATIONS, thread_name_prefix="orchestration")
         self._terminated: set[str] = set()
         self._lock = threading.Lock()
+        #: Called on close (a source of its own, for instance).
+        self.closers: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for close in self.closers:
+            close()
 
     def cached_answer(self, username: str) -> CachedAnswer | None:
         """The legacy's 200 ``cached`` answer when the stored bundle matches GitHub now, else None."""

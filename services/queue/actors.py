@@ -41,6 +41,8 @@ TRAIN_TIME_LIMIT_MS = 25 * 60 * 1000
 MAX_RATE_LIMIT_DELAY_MS = 15 * 60 * 1000
 
 TRAIN_ACTOR_NAME = "train_model"
+#: Dramatiq priority of sync messages; plans and merges have 0 (lower runs sooner).
+SYNC_PRIORITY = 10
 
 
 @dataclass
@@ -66,13 +68,13 @@ def delay_rate_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _declare(broker: dramatiq.Broker, fn: Callable[..., Any], name: str, queue: str, *, max_retries: int,
-             time_limit: int, on_final_failure: Callable[..., None], throws: tuple[type[BaseException], ...] = ()
-             ) -> dramatiq.Actor:
+             time_limit: int, on_final_failure: Callable[..., None], throws: tuple[type[BaseException], ...] = (),
+             priority: int = 0) -> dramatiq.Actor:
     options: dict[str, Any] = {"max_retries": max_retries, "time_limit": time_limit,
                                "on_final_failure": on_final_failure}
     if throws:
         options["throws"] = throws
-    return dramatiq.Actor(delay_rate_limits(fn), broker=broker, actor_name=name, queue_name=queue, priority=0,
+    return dramatiq.Actor(delay_rate_limits(fn), broker=broker, actor_name=name, queue_name=queue, priority=priority,
                           options=options)
 
 
@@ -80,12 +82,14 @@ def register_actors(broker: dramatiq.Broker, settings: Settings, sync: SyncSteps
                     train: TrainSteps) -> Actors:
     """Declare the four actors on ``broker`` with the queues the settings name."""
     return Actors(
-        plan_refresh=_declare(broker, sync.plan_refresh, "plan_refresh", settings.sync_queue,
+        # plans and merges go before syncs a worker holds (Dramatiq: lower is sooner); plans have their
+        # own queue, so RabbitMQ never queues a new job's plan behind another job's syncs
+        plan_refresh=_declare(broker, sync.plan_refresh, "plan_refresh", settings.plan_queue,
                               max_retries=SYNC_MAX_RETRIES, time_limit=PLAN_TIME_LIMIT_MS,
                               on_final_failure=sync.plan_failed, throws=PERMANENT_ERRORS),
         sync_repo=_declare(broker, sync.sync_repo, "sync_repo", settings.sync_queue,
                            max_retries=SYNC_MAX_RETRIES, time_limit=SYNC_TIME_LIMIT_MS,
-                           on_final_failure=sync.sync_failed, throws=PERMANENT_ERRORS),
+                           on_final_failure=sync.sync_failed, throws=PERMANENT_ERRORS, priority=SYNC_PRIORITY),
         merge_bundle=_declare(broker, merge.merge_job, "merge_bundle", settings.merge_queue,
                               max_retries=MERGE_MAX_RETRIES, time_limit=MERGE_TIME_LIMIT_MS,
                               on_final_failure=merge.merge_failed),

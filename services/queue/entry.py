@@ -1,4 +1,4 @@
-"""Entry module for Dramatiq's own CLI: ``dramatiq services.queue.entry --queues github-sync merge``.
+"""Entry module for Dramatiq's own CLI: ``dramatiq services.queue.entry --queues refresh-plan github-sync merge``.
 
 Dramatiq's CLI imports a module and uses the broker it finds there, so this module (and only this
 one) builds the pipeline at import time from the environment. ``cloudfolio worker`` is the

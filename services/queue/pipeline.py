@@ -5,7 +5,9 @@
 import), implements the steps' :class:`~services.core.dispatch.Dispatcher` by sending messages,
 and is what the router, the CLI and worker processes use to start refreshes. A send the broker
 refuses raises :class:`BrokerUnavailable`; a job whose plan could not be sent is failed at once,
-so nothing stays half-accepted.
+so nothing stays half-accepted. Refreshes are coalesced (:mod:`services.core.inflight`): a user
+has at most one running job and one queued follow-up, and at most one training request per content
+fingerprint is queued.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from prometheus_client import CollectorRegistry
 
 from services.core.backends import Backends, build_backends
+from services.core.inflight import AFTER, InflightJobs
 from services.core.jobs import Job
 from services.core.keys import Namespace
 from services.core.names import validate_username
@@ -50,6 +53,7 @@ class Pipeline:
         self.broker_bundle = broker_bundle
         settings = backends.settings
         self.models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LIVE)
+        self.inflight = InflightJobs(backends.jobs)
         self.actors = register_actors(broker_bundle.broker, settings, SyncSteps(backends, self),
                                       MergeSteps(backends, self), TrainSteps(backends, self.models, trainer))
 
@@ -68,7 +72,8 @@ class Pipeline:
     @property
     def queues(self) -> dict[str, str]:
         settings = self.backends.settings
-        return {"sync": settings.sync_queue, "merge": settings.merge_queue, "train": settings.training_queue}
+        return {"plan": settings.plan_queue, "sync": settings.sync_queue, "merge": settings.merge_queue,
+                "train": settings.training_queue}
 
     def send(self, message: dramatiq.Message) -> None:
         try:
@@ -87,12 +92,19 @@ class Pipeline:
     def send_merge(self, job_id: str, username: str, mode: str) -> None:
         self.send(self.actors.merge_bundle.message(job_id, username, mode))
 
+    def send_plan_later(self, job_id: str, username: str, force: bool, mode: str, delay_seconds: float) -> None:
+        self.send(self.actors.plan_refresh.message_with_options(
+            args=(job_id, username, force, mode), delay=int(delay_seconds * 1000)))
+
     def request_training(self, job_id: str, username: str, content_fingerprint: str, bundle_fingerprint: str,
                          documented: int) -> bool:
         if documented < MIN_DOCUMENTED:
             return False
         if self.models.exists(username, content_fingerprint):
             log.info("model for content %s exists; no training", content_fingerprint)
+            return False
+        if not self.models.reserve_training(username, content_fingerprint):
+            log.info("training for content %s is already queued", content_fingerprint)
             return False
         self.send(self.actors.train_model.message_with_options(kwargs={
             "job_id": job_id, "username": username, "content_fingerprint": content_fingerprint,
@@ -109,15 +121,26 @@ class Pipeline:
     # -- submission -----------------------------------------------------------------------------
     def submit_refresh(self, username: str, *, force: bool = False, mode: Namespace | str = Namespace.LIVE,
                        extra: dict[str, object] | None = None) -> Job:
-        """Create a job and send its ``plan_refresh``. If the broker refuses, the job is failed at once
-        and :class:`BrokerUnavailable` raised: nothing stays half-accepted."""
+        """The job a refresh follows: the user's job in flight, or a new one whose ``plan_refresh``
+        is sent. If the broker refuses, the new job is failed at once and :class:`BrokerUnavailable`
+        raised: nothing stays half-accepted."""
         username = validate_username(username)
         namespace = queue_namespace(Namespace(mode))
-        job = self.backends.jobs.create(username, mode=namespace, force=force, extra=extra)
+        jobs = self.backends.jobs
+
+        def create(after: str | None) -> Job:
+            job_extra = {**(extra or {}), **({AFTER: after} if after else {})}
+            return jobs.create(username, mode=namespace, force=force, extra=job_extra)
+
+        admission = self.inflight.admit(username, namespace, force, create, discard=lambda j: jobs.delete(j.job_id))
+        job = admission.job
+        if not admission.created:
+            log.info("refresh joined job %s in flight", job.job_id, extra={"username": username, "job_id": job.job_id})
+            return job
         try:
             self.send(self.actors.plan_refresh.message(job.job_id, username, bool(force), namespace.value))
         except BrokerUnavailable:
-            self.backends.jobs.fail(job.job_id, "broker unavailable: the refresh was not queued")
+            jobs.fail(job.job_id, "broker unavailable: the refresh was not queued")
             raise
         return job
 

@@ -3,7 +3,8 @@
 Every worker process runs :class:`Sweeper` in a background thread. For each unfinished job:
 
 - a job still ``pending`` (its plan message never ran: lost, or the worker died holding it) that
-  is older than ``stall_seconds`` gets its ``plan_refresh`` sent again, once;
+  is older than ``stall_seconds`` gets its ``plan_refresh`` sent again, once (a follow-up still
+  waiting for a running job is not stalled);
 - a job whose repos are all done but that is still not complete ``stall_seconds`` after its merge
   was claimed gets its ``merge_bundle`` sent again (every step is idempotent, so a duplicate costs
   a second merge and nothing else), up to :data:`MAX_RESENDS` times;
@@ -21,6 +22,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from services.core.inflight import waits_for
 from services.core.jobs import Job, JobNotFound, JobStatus, JobStore
 
 log = logging.getLogger("cloudfolio.sweeper")
@@ -47,11 +49,23 @@ def _resent(jobs: JobStore, job: Job, counter: str) -> int:
     return before[-1]
 
 
+def _waiting(jobs: JobStore, job: Job) -> bool:
+    """A follow-up whose predecessor still runs: pending on purpose."""
+    after = waits_for(job)
+    if after is None:
+        return False
+    try:
+        return not jobs.get(after).terminal
+    except JobNotFound:
+        return False
+
+
 def _recover(jobs: JobStore, job: Job, recovery: Recovery, now: datetime, stall: timedelta,
              overdue: bool) -> bool:
     """Send a stalled hand-off again; True when something was sent."""
     if job.status == JobStatus.PENDING:
-        if now - datetime.fromisoformat(job.created_at) >= stall and not job.extra.get("plan_resends"):
+        stalled = now - datetime.fromisoformat(job.created_at) >= stall
+        if stalled and not job.extra.get("plan_resends") and not _waiting(jobs, job):
             _resent(jobs, job, "plan_resends")
             recovery.resend_plan(job)
             log.warning("re-sent the plan of stalled job %s", job.job_id, extra={"job_id": job.job_id})

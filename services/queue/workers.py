@@ -41,8 +41,10 @@ def queues_for(pipeline: Pipeline, roles: Iterable[str]) -> set[str]:
     chosen: set[str] = set()
     for role in roles:
         if role == "all":
-            chosen |= {names["sync"], names["merge"]}
-        elif role in ("sync", "merge", "train"):
+            chosen |= {names["plan"], names["sync"], names["merge"]}
+        elif role == "sync":  # the sync workers plan too: a plan fans out the syncs they run
+            chosen |= {names["plan"], names["sync"]}
+        elif role in ("merge", "train"):
             chosen.add(names[role])
         else:
             raise ValueError(f"unknown worker role {role!r}; choose from {', '.join(ROLES)}")

@@ -5,6 +5,8 @@ registers them as actors and calls the ``*_failed`` hooks when a message fails f
 idempotent under redelivery: the plan is stored once and reused, records are overwritten with the
 same content, and per-repo completion is counted once (:mod:`services.core.jobs`). The process
 that records a job's last repo wins the create-only merge claim and sends ``merge_bundle``.
+A follow-up job (a forced refresh that arrived while another job of the user ran) plans only once
+that job has ended: until then its plan message is sent again every :data:`FOLLOW_UP_POLL` seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from services.core.backends import Backends
 from services.core.crashpoints import crash_point
 from services.core.dispatch import Dispatcher
 from services.core.errors import InvalidName
+from services.core.inflight import InflightJobs, waits_for
 from services.core.jobs import JobNotFound, RepoOutcome, RepoRecorded
 from services.core.keys import Namespace
 from services.core.names import validate_repo_name
@@ -28,6 +31,8 @@ log = logging.getLogger("cloudfolio.sync")
 
 #: Errors that no retry can fix: the message fails at once.
 PERMANENT_ERRORS = (UserNotFound, SourceAuthError, InvalidName)
+#: Seconds between a waiting follow-up's looks at the job before it.
+FOLLOW_UP_POLL = 1.0
 
 
 def queue_namespace(mode: str) -> Namespace:
@@ -50,6 +55,13 @@ class SyncSteps:
         self.backends = backends
         self.jobs = backends.jobs
         self.dispatcher = dispatcher
+        self.inflight = InflightJobs(backends.jobs)
+
+    def _running(self, job_id: str) -> bool:
+        try:
+            return not self.jobs.get(job_id).terminal
+        except JobNotFound:
+            return False
 
     def plan_refresh(self, job_id: str, username: str, force: bool, mode: str) -> None:
         try:
@@ -61,6 +73,12 @@ class SyncSteps:
             return
         cache = self.backends.cache(mode)
         plan = load_plan(self.backends.storage, job_id)
+        after = waits_for(job)
+        if plan is None and after is not None:
+            if self._running(after):
+                self.dispatcher.send_plan_later(job_id, username, force, mode, FOLLOW_UP_POLL)
+                return
+            self.inflight.promote(username, Namespace(mode), job_id)
         if plan is None:
             listing = self.backends.source.list_repos(username)
             stale = find_stale(listing, cache, username, force=force)
@@ -88,13 +106,14 @@ class SyncSteps:
 
     def sync_repo(self, job_id: str, username: str, repo: dict[str, Any], mode: str) -> None:
         name = validate_repo_name(repo.get("name"))
+        # the job is read once, when the repo is recorded: a message of an expired job costs one sync
+        sync_repo_record(self.backends.source, self.backends.cache(mode), username, repo)
         try:
-            self.jobs.get(job_id)
+            recorded = self.jobs.record_repo(job_id, name)
         except JobNotFound:
             log.warning("sync of %s for unknown or expired job %s dropped", name, job_id)
             return
-        sync_repo_record(self.backends.source, self.backends.cache(mode), username, repo)
-        self._after_recorded(job_id, username, mode, name, self.jobs.record_repo(job_id, name))
+        self._after_recorded(job_id, username, mode, name, recorded)
 
     def sync_failed(self, error: str, job_id: str, username: str, repo: dict[str, Any], mode: str) -> None:
         name = validate_repo_name(repo.get("name"))

@@ -3,7 +3,9 @@
 A plain function over the domain; the queue machinery registers it as the ``train_model`` actor
 on the ``training`` queue. It trains for the user's *current* live bundle (the message's
 fingerprint may be stale when a newer merge happened meanwhile); a fingerprint that already has a
-model returns at once. A failed training never touches the bundle or the job (the merge already
+model returns at once. The message's training reservation is released when it succeeds or fails
+for good (not between retries, which are still the one queued request), so a failed training can
+be requested again by the next refresh. A failed training never touches the bundle or the job (the merge already
 completed the job); the failure is recorded next to the model (``model_{fp}.failed.json``).
 """
 
@@ -49,10 +51,13 @@ class TrainSteps:
         cached = self.backends.cache(Namespace.LIVE).load_bundle(username)
         if cached is None or not isinstance(cached.data, list):
             log.warning("no live bundle for %s; nothing to train", username)
+            self.models.release_training(username, content_fingerprint)
             return
         outcome = self.trainer(self.models, username, cached.data)
+        self.models.release_training(username, content_fingerprint)
         log.info("training for %s: %s", outcome.fingerprint, outcome.status, extra={"username": username})
 
     def training_failed(self, error: str, job_id: str, username: str, content_fingerprint: str,
                         bundle_fingerprint: str) -> None:
         log.error("training for %s failed for good: %s", content_fingerprint, error, extra={"username": username})
+        self.models.release_training(username, content_fingerprint)

@@ -6,7 +6,9 @@ creates ``model_{fp}.json`` create-only; the trainer that loses that race delete
 So two workers training the same fingerprint at once end with exactly one valid model, and a
 reader never finds metadata pointing at a half-written archive. A failed training writes
 ``model_{fp}.failed.json`` (visible, never mistaken for a model; the base model is never saved
-as if it were trained).
+as if it were trained). ``model_{fp}.queued.json`` is the one queued training request of a
+fingerprint: created create-only by the request, deleted when the training ends either way, and
+taken over once it is older than :data:`RESERVATION_SECONDS` (its worker died).
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from services.core.keys import CacheKeys, Namespace, tenant_metadata
-from services.core.storage import AlreadyExists, BlobNotFound, StorageBackend
+from services.core.storage import AlreadyExists, BlobNotFound, PreconditionFailed, StorageBackend
+
+#: How long a queued training request holds its fingerprint: longer than a training's time limit
+#: (25 min) and its one retry.
+RESERVATION_SECONDS = 3600
 
 
 class ModelStore:
@@ -53,6 +59,35 @@ class ModelStore:
             return json.loads(self.storage.get(self.keys.model_failure(username, fingerprint)).data)
         except BlobNotFound:
             return None
+
+    def reserve_training(self, username: str, fingerprint: str, now: datetime | None = None) -> bool:
+        """True for the one caller that may queue training of ``fingerprint`` (until released or stale)."""
+        now = now or datetime.now(UTC)
+        key = self.keys.model_training(username, fingerprint)
+        body = json.dumps({"at": now.isoformat()}).encode()
+        try:
+            self.storage.put(key, body, metadata=tenant_metadata(username, fingerprint=fingerprint), create_only=True)
+            return True
+        except AlreadyExists:
+            pass
+        try:
+            blob = self.storage.get(key)
+            at = datetime.fromisoformat(json.loads(blob.data)["at"])
+        except BlobNotFound:
+            return self.reserve_training(username, fingerprint, now)  # released meanwhile
+        except (KeyError, ValueError):
+            at = datetime.min.replace(tzinfo=UTC)  # unreadable: treat as stale
+        if (now - at).total_seconds() < RESERVATION_SECONDS:
+            return False
+        try:
+            self.storage.put(key, body, metadata=tenant_metadata(username, fingerprint=fingerprint),
+                             if_match=blob.info.etag)
+        except (PreconditionFailed, BlobNotFound):
+            return False  # another caller took the stale reservation
+        return True
+
+    def release_training(self, username: str, fingerprint: str) -> None:
+        self.storage.delete(self.keys.model_training(username, fingerprint))
 
     def save(self, username: str, fingerprint: str, model: Any, metadata: dict[str, Any]) -> bool:
         """Upload ``model`` and commit its metadata; False when another trainer committed first."""

@@ -199,8 +199,17 @@ class FaultsAndLog:
                 entry.status = message["status"]
             await send(message)
 
-        faulted = await fault_answer(self.state, request.url.path, request.method)
-        await (faulted or self.app)(scope, receive, capture)
+        with self.state.lock:
+            generation = self.state.generation
+            self.state.in_flight += 1
+            self.state.peak_in_flight = max(self.state.peak_in_flight, self.state.in_flight)
+        try:
+            faulted = await fault_answer(self.state, request.url.path, request.method)
+            await (faulted or self.app)(scope, receive, capture)
+        finally:
+            with self.state.lock:
+                if generation == self.state.generation:  # requests from before a clear() are not counted
+                    self.state.in_flight -= 1
 
 
 ROUTES = [

@@ -10,11 +10,15 @@ import copy
 import json
 import re
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from services.core.sources.local import LocalSource
+
+#: Requests kept in :attr:`FakeGitHub.log`.
+MAX_LOGGED = 200_000
 
 
 @dataclass
@@ -52,7 +56,12 @@ class FakeGitHub:
     def __init__(self) -> None:
         self.users: dict[str, dict[str, FakeRepo]] = {}
         self.faults: list[Fault] = []
-        self.log: list[LoggedRequest] = []
+        #: The most recent requests (bounded, so long soaks keep a flat memory).
+        self.log: deque[LoggedRequest] = deque(maxlen=MAX_LOGGED)
+        #: Requests started since :meth:`clear` being answered now, and the most there were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.generation = 0
         self.latency = 0.0
         self.rate_limit_remaining = 5000
         self.lock = threading.Lock()
@@ -135,6 +144,8 @@ class FakeGitHub:
         with self.lock:
             self.faults.clear()
             self.log.clear()
+            self.in_flight = self.peak_in_flight = 0
+            self.generation += 1
             self.latency = 0.0
             self.mutations.clear()
 

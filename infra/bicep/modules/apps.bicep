@@ -16,6 +16,7 @@ param adminTokenSecretUri string
 param githubTokenSecretUri string
 param deployLegacy bool
 param externalLegacyUrl string
+param planQueue string = 'refresh-plan'
 param syncQueue string = 'github-sync'
 param mergeQueue string = 'merge'
 param trainingQueue string = 'training'
@@ -45,6 +46,10 @@ var sharedEnv = [
   {
     name: 'CLOUDFOLIO_HOST'
     value: '0.0.0.0'
+  }
+  {
+    name: 'CLOUDFOLIO_PLAN_QUEUE'
+    value: planQueue
   }
   {
     name: 'CLOUDFOLIO_SYNC_QUEUE'

@@ -113,6 +113,9 @@ class StorageBackend(ABC):
 
     #: A short name for logs and ``/ready`` ("local", "azure").
     name = "storage"
+    #: True when a head is a local file read of microseconds: an event loop may call it inline
+    #: instead of paying a thread hop. Network backends keep False.
+    inline_head = False
 
     @abstractmethod
     def get(self, key: str) -> StoredBlob:

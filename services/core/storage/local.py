@@ -59,6 +59,7 @@ class LocalBackend(StorageBackend):
     """
 
     name = "local"
+    inline_head = True  # a stat and a trailer read of a local file
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()

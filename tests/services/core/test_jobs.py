@@ -124,3 +124,71 @@ def test_eight_processes_recording_200_repos_end_with_200_and_one_merge_claim(tm
     progress = jobs.progress(job.job_id)
     assert (progress.completed, progress.failed, progress.total) == (200, 0, 200)
     assert sum(claims) == 1
+
+
+class CountingStorage(LocalBackend):
+    """A local backend that counts listings (``count`` and ``list``) and job reads."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.listings = 0
+        self.reads: dict[str, int] = {}
+
+    def count(self, prefix: str) -> int:
+        self.listings += 1
+        return super().count(prefix)
+
+    def list(self, prefix: str = ""):  # type: ignore[override]
+        self.listings += 1
+        return super().list(prefix)
+
+    def get(self, key: str):  # type: ignore[override]
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key)
+
+
+def test_recording_repos_lists_markers_only_when_the_last_may_be_done(tmp_path: Path) -> None:
+    storage = CountingStorage(tmp_path)
+    jobs = JobStore(storage)
+    job = jobs.create("yungryce")
+    jobs.set_total(job.job_id, 300)
+    storage.reads.clear()
+    results = [jobs.record_repo(job.job_id, f"repo-{i}") for i in range(300)]
+    assert [r.all_done for r in results] == [False] * 299 + [True]
+    assert storage.listings == 1, "one listing, for the last repo"
+    assert storage.reads == {f"jobs/{job.job_id}/job.json": 300}, "one job read per repo"
+
+
+def test_a_marker_whose_count_was_lost_is_counted_by_its_redelivery(tmp_path: Path) -> None:
+    # a worker died between writing a repo's marker and counting it; its message is redelivered
+    storage = LocalBackend(tmp_path)
+    jobs = JobStore(storage)
+    job = jobs.create("yungryce")
+    jobs.set_total(job.job_id, 3)
+    storage.put(f"jobs/{job.job_id}/repos/repo-1", b"{}", metadata={"outcome": "completed"}, create_only=True)
+    jobs.record_repo(job.job_id, "repo-0")
+    redelivered = jobs.record_repo(job.job_id, "repo-1")
+    assert not redelivered.counted and not redelivered.all_done and jobs.get(job.job_id).recorded == 2
+    assert jobs.record_repo(job.job_id, "repo-2").all_done, "the last repo still sees the job done"
+
+
+def test_duplicates_may_push_the_count_ahead_but_never_decide_alone(tmp_path: Path) -> None:
+    storage = LocalBackend(tmp_path)
+    jobs = JobStore(storage)
+    job = jobs.create("yungryce")
+    jobs.set_total(job.job_id, 3)
+    # two markers exist uncounted (their workers are still between marker and count), then a duplicate
+    for name in ("repo-0", "repo-1"):
+        storage.put(f"jobs/{job.job_id}/repos/{name}", b"{}", metadata={"outcome": "completed"}, create_only=True)
+    assert not jobs.record_repo(job.job_id, "repo-0").all_done  # count raised to 2 by the listing
+    jobs.update(job.job_id, lambda current: setattr(current, "recorded", 3))  # as if both late counts landed
+    assert not jobs.record_repo(job.job_id, "repo-1").all_done, "the markers decide: 2 of 3"
+    assert jobs.record_repo(job.job_id, "repo-2").all_done
+
+
+def test_recording_a_repo_of_an_unknown_job_leaves_no_marker(tmp_path: Path) -> None:
+    storage = LocalBackend(tmp_path)
+    jobs = JobStore(storage)
+    with pytest.raises(JobNotFound):
+        jobs.record_repo("0" * 32, "repo-0")
+    assert list(storage.list("jobs/")) == []

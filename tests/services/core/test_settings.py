@@ -25,7 +25,7 @@ def test_defaults_are_the_embedded_mode() -> None:
     ("CLOUDFOLIO_PORT", "70000", "between 1 and 65535"),
     ("CLOUDFOLIO_STORAGE", "s3", "must be one of local, azure"),
     ("CLOUDFOLIO_BROKER_URL", "redis://x", "amqp"),
-    ("ENABLE_GRAPHQL_BATCH_FETCH", "maybe", "true or false"),
+    ("ENABLE_GRAPHQL_BATCH_FETCH", "maybe", "auto, true or false"),
     ("CLOUDFOLIO_GITHUB_API_URL", "not a url", "URL"),
     ("CLOUDFOLIO_SYNC_QUEUE", "bad name!", "queue names"),
     ("CLOUDFOLIO_SYNC_QUEUE", "sync.XQ", "queue names"),

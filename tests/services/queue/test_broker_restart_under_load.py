@@ -24,7 +24,9 @@ from tests.support.services import unavailable
 
 pytestmark = pytest.mark.integration
 REFRESHES = 300
-USERS = [f"restart-{i}" for i in range(20)]
+#: One user per refresh: refreshes of a user with a job in flight join that job without a send
+#: (coalescing), and this test is about sends the broker refuses.
+USERS = [f"restart-{i}" for i in range(1000)]
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -36,7 +38,7 @@ def test_every_accepted_refresh_completes_across_a_broker_restart(rabbitmq_url: 
         unavailable("rabbitmqctl needs root here")
     github = FakeGitHub()
     for user in USERS:
-        github.add_generated_user(user, 10)
+        github.add_generated_user(user, 2)
     with running_stack(broker_url=rabbitmq_url, github=github, extra={"QUEUE_TRAFFIC_PCT": "100"}) as stack:
         accepted: list[tuple[str, str]] = []
         statuses: list[int] = []

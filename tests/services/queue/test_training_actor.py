@@ -58,4 +58,15 @@ def test_a_training_that_raises_is_retried_once_then_dead_lettered(tmp_path: Pat
     assert not pipeline.models.exists("octocat", fingerprint)
     assert "no-such-model does not exist" in pipeline.models.failure("octocat", fingerprint)["error"]
     assert len(pipeline.broker.dead_letters) == 1
+    assert pipeline.request_training("j", "octocat", fingerprint, "b", documented=3), \
+        "failed for good: the reservation is released, a later refresh may ask again"
+    pipeline.close()
+
+
+def test_at_most_one_training_request_per_fingerprint_is_queued(tmp_path: Path) -> None:
+    pipeline = embedded(tmp_path)
+    fingerprint = "0123456789abcdef0123456789abcdef"
+    sent = [pipeline.request_training(f"job{i}", "octocat", fingerprint, "b", documented=3) for i in range(5)]
+    assert sent == [True, False, False, False, False]
+    assert pipeline.broker.queues[pipeline.queues["train"]].qsize() == 1
     pipeline.close()

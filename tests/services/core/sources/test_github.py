@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 import httpx
@@ -229,3 +230,50 @@ def test_links_to_another_origin_are_not_followed() -> None:
     client = GitHubSource("https://api.github.com", token="secret", transport=httpx.MockTransport(handler))
     with pytest.raises(SourceError, match="not on the API origin"):
         client.list_repos("octocat")
+
+
+@pytest.mark.parametrize(("concurrency", "graphql", "peak"), [(32, False, 6), (32, True, 3), (1, False, 1)])
+def test_a_repos_parts_are_fetched_at_once_within_the_bound(
+    github: FakeGitHub, sleeps: Sleeps, concurrency: int, graphql: bool, peak: int
+) -> None:
+    # every request waits at the server, so the requests a client sends together are in flight together
+    meta = repo_meta(github, "yungryce", "collabHub")
+    sequential = GitHubSource(github.base_url, token="t0ken", max_concurrency=1, sleep=sleeps)
+    expected = sequential.fetch_documents("yungryce", meta)
+    sequential.close()
+    client = GitHubSource(github.base_url, token="t0ken", max_concurrency=concurrency, graphql_batch=graphql,
+                          sleep=sleeps)
+    github.clear()
+    github.latency = 0.2
+    try:
+        docs = client.fetch_documents("yungryce", meta)
+    finally:
+        client.close()
+    assert github.peak_in_flight == peak
+    assert len(github.log) == (3 if graphql else 6)
+    assert build_record(meta, docs) == build_record(meta, expected), "the same record however it was fetched"
+
+
+def test_the_bound_holds_over_every_thread_sharing_a_source(github: FakeGitHub, sleeps: Sleeps) -> None:
+    client = GitHubSource(github.base_url, token="t0ken", max_concurrency=4, sleep=sleeps)
+    repos = [repo_meta(github, "yungryce", name) for name in list(github.users["yungryce"])[:6]]
+    github.clear()
+    github.latency = 0.05
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda meta: client.fetch_documents("yungryce", meta), repos))
+    finally:
+        client.close()
+    assert len(results) == 6 and len(github.log) == 36
+    assert github.peak_in_flight == 4
+
+
+def test_a_failing_part_fails_the_fetch_once_every_part_has_ended(github: FakeGitHub, sleeps: Sleeps) -> None:
+    client = GitHubSource(github.base_url, token="t0ken", max_retries=0, sleep=sleeps)
+    github.inject(r"/repos/yungryce/collabHub/languages", "status", status=502)
+    try:
+        with pytest.raises(SourceUnavailable, match="502"):
+            client.fetch_documents("yungryce", repo_meta(github, "yungryce", "collabHub"))
+    finally:
+        client.close()
+    assert github.in_flight == 0 and len(github.requests_to(r"/repos/yungryce/collabHub/")) == 6
