@@ -92,9 +92,10 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     worker = commands.add_parser(
         "worker", help="consume queue messages (needs CLOUDFOLIO_BROKER_URL)",
-        description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh on the refresh-plan queue, "
-        "first, and sync_repo on github-sync), merge (merge_bundle), train (train_model; imports torch), or all (sync and "
-        "merge). Serves /health and /metrics on CLOUDFOLIO_WORKER_HEALTH_PORT and fails overdue jobs "
+        description="Run queue workers over RabbitMQ for the given roles: sync (plan_refresh on the "
+        "refresh-plan queue, first, and sync_repo on github-sync), merge (merge_bundle), train (train_model; "
+        "imports torch), or all (sync and merge). Serves /health and /metrics on CLOUDFOLIO_WORKER_HEALTH_PORT "
+        "and fails overdue jobs "
         "(CLOUDFOLIO_JOB_DEADLINE). SIGTERM or SIGINT stops it gracefully: running messages finish, "
         "prefetched ones go back to RabbitMQ. At start it waits up to CLOUDFOLIO_BROKER_CONNECT_TIMEOUT "
         "seconds (default 30) for RabbitMQ and exits 3 if it never answers; once running, it reconnects on "

