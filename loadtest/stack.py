@@ -36,10 +36,10 @@ class Stack:
 
 @contextmanager
 def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0.0, worker_processes: int = 1,
-                  worker_threads: int = 8, github: FakeGitHub | None = None,
+                  worker_threads: int = 8, worker_roles: tuple[str, ...] = ("all",), github: FakeGitHub | None = None,
                   extra: dict[str, str] | None = None, logs_to: Path | None = None) -> Iterator[Stack]:
-    """GitHub double, legacy, ``worker_processes`` workers and the router; ``extra`` adds settings;
-    ``logs_to`` keeps each process's log there (the data folder goes)."""
+    """GitHub double, legacy, ``worker_processes`` workers (consuming ``worker_roles``) and the router;
+    ``extra`` adds settings; ``logs_to`` keeps each process's log there (the data folder goes)."""
     state, server = start_github_server(github or FakeGitHub())
     state.latency = github_latency
     data = Path(tempfile.mkdtemp(prefix="cf-stack-"))
@@ -54,7 +54,7 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
     try:
         started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
         for _ in range(worker_processes):
-            started.append(WorkerProcess(env, "all", threads=worker_threads))
+            started.append(WorkerProcess(env, *worker_roles, threads=worker_threads))
         started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
         yield Stack(f"http://127.0.0.1:{router_port}", state, env, started)
     finally:

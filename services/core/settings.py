@@ -129,7 +129,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_SWEEP_INTERVAL", "sweep_interval", "0",
              "Seconds between job sweeps; 0 picks a quarter of CLOUDFOLIO_JOB_DEADLINE (1-60 s).",
              float_range(0, 3600)),
-    Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "8", "Worker threads per worker process.",
+    Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "8",
+             "Worker threads per worker process (8 to 64 measured alike: a sync worker is CPU-bound).",
              int_range(1, 256)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
@@ -161,6 +162,9 @@ VARIABLES: tuple[Variable, ...] = (
              float_range(1e-8, 1.0)),
     Variable("CLOUDFOLIO_TRAIN_SEED", "train_seed", "42", "Seed for sampling, shuffling and initialisation.",
              int_range(0, 2**31 - 1)),
+    Variable("CLOUDFOLIO_TRAIN_MAX_TOKENS", "train_max_tokens", "128",
+             "Tokens per training text: longer texts are cut into chunks of this size (the cost of a step grows "
+             "with it; search still encodes with the model's own length).", int_range(16, 512)),
     Variable("CLOUDFOLIO_TRAIN_DEVICE", "train_device", "auto", "`auto` (GPU when present), `cpu` or `cuda`.",
              choice("auto", "cpu", "cuda")),
     Variable("CLOUDFOLIO_TRAIN_BASE_MODEL", "train_base_model", "",
@@ -272,6 +276,7 @@ class Settings:
     train_max_pairs: int
     train_learning_rate: float
     train_seed: int
+    train_max_tokens: int
     train_device: str
     train_base_model: str
     worker_task_timeout: int

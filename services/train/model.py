@@ -38,6 +38,7 @@ class TrainParams:
     max_pairs: int = 150
     learning_rate: float = 2e-5
     seed: int = 42
+    max_tokens: int = 128  # tokens per training text (chunks); a step costs about linearly in it
     device: str = "auto"
     base_model: str = ""  # a model folder; empty: the packaged all-MiniLM-L6-v2
 
@@ -104,6 +105,8 @@ def fine_tune(model: Any, pairs: Sequence[Pair], params: TrainParams, device: st
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers.trainer_callback import PrinterCallback
 
+    full_length = model.max_seq_length
+    model.max_seq_length = min(full_length, params.max_tokens)  # restored below: search keeps its length
     dataset = Dataset.from_dict({"anchor": [p.query for p in pairs], "positive": [p.text for p in pairs]})
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cf-train-") as scratch:
@@ -116,7 +119,10 @@ def fine_tune(model: Any, pairs: Sequence[Pair], params: TrainParams, device: st
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
                                              loss=MultipleNegativesRankingLoss(model))
         trainer.remove_callback(PrinterCallback)  # it prints each log dict to stdout; we log a line per epoch
-        trainer.train()
+        try:
+            trainer.train()
+        finally:
+            model.max_seq_length = full_length
     losses = [round(float(entry["loss"]), 5) for entry in trainer.state.log_history if "loss" in entry]
     for epoch, loss in enumerate(losses, start=1):
         log.info("epoch %d/%d: loss %.4f on %s", epoch, params.epochs, loss, device)

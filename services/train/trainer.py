@@ -49,7 +49,7 @@ def train_bundle(
     try:
         device = pick_device(params.device)
         model = load_model(params.base_model or None, device=device)
-        chunk = token_chunker(model.tokenizer, max(16, model.max_seq_length - 2))
+        chunk = token_chunker(model.tokenizer, max(16, min(model.max_seq_length, params.max_tokens) - 2))
         pairs = build_pairs(documented, chunk, max_pairs=params.max_pairs, seed=params.seed)
         report = fine_tune(model, pairs, params, device)
     except Exception as exc:
@@ -68,6 +68,7 @@ def train_bundle(
         "warmup_steps": params.warmup_steps,
         "learning_rate": params.learning_rate,
         "seed": params.seed,
+        "max_tokens": params.max_tokens,
         "steps": report.steps,
         "loss": report.epoch_losses,
         "train_seconds": report.seconds,
@@ -87,4 +88,5 @@ def params_from_settings(settings: Any) -> TrainParams:
     return TrainParams(batch_size=settings.train_batch_size, epochs=settings.train_epochs,
                        warmup_steps=settings.train_warmup_steps, max_pairs=settings.train_max_pairs,
                        learning_rate=settings.train_learning_rate, seed=settings.train_seed,
+                       max_tokens=settings.train_max_tokens,
                        device=settings.train_device, base_model=settings.train_base_model)

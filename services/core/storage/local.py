@@ -18,10 +18,12 @@ worst a stray file in ``tmp/``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import struct
+import threading
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
@@ -49,6 +51,8 @@ _MAGIC = b"CFBLOB2\n"
 _FOOTER = struct.Struct(">Q8s")
 #: Number of lock files conditional writes hash onto; more stripes, less false contention.
 LOCK_STRIPES = 64
+#: Resolved blob folders remembered per backend (a folder is resolved and checked once, not per call).
+_FOLDER_CACHE = 4096
 
 
 class LocalBackend(StorageBackend):
@@ -68,26 +72,50 @@ class LocalBackend(StorageBackend):
         self._locks = self.root / "locks"
         for folder in (self._blobs, self._tmp, self._locks):
             folder.mkdir(parents=True, exist_ok=True)
+        self._folders: dict[str, Path] = {}
+        # one open lock file per stripe, shared by this process's threads: flock excludes other
+        # processes, the thread lock excludes our own threads (flock is per open file, not per thread)
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._stripe_files: dict[int, BinaryIO] = {}
+        self._stripe_guard = threading.Lock()
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.root)!r})"
 
     # -- paths -------------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
-        path = (self._blobs / validate_key(key)).resolve()
-        if self._blobs not in path.parents:
-            raise ValueError(f"key {key!r} resolves outside the storage root")
-        return path
+        folder_key, _, name = validate_key(key).rpartition("/")
+        return self._folder(folder_key, key) / name
+
+    def _folder(self, folder_key: str, key: str) -> Path:
+        """The blob folder of a key, resolved once: a symlinked folder out of the root is refused."""
+        folder = self._folders.get(folder_key)
+        if folder is None:
+            folder = (self._blobs / folder_key).resolve() if folder_key else self._blobs
+            if folder != self._blobs and self._blobs not in folder.parents:
+                raise ValueError(f"key {key!r} resolves outside the storage root")
+            if len(self._folders) >= _FOLDER_CACHE:
+                self._folders.clear()
+            self._folders[folder_key] = folder
+        return folder
 
     @contextlib.contextmanager
     def _locked(self, key: str) -> Iterator[None]:
         stripe = zlib.crc32(key.encode()) % LOCK_STRIPES
-        with open(self._locks / f"{stripe:02d}", "a+b") as handle:
+        with self._stripes[stripe]:
+            handle = self._stripe_file(stripe)
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _stripe_file(self, stripe: int) -> BinaryIO:
+        with self._stripe_guard:
+            handle = self._stripe_files.get(stripe)
+            if handle is None:
+                handle = self._stripe_files[stripe] = open(self._locks / f"{stripe:02d}", "a+b")  # noqa: SIM115
+            return handle
 
     # -- envelope ----------------------------------------------------------------------------
     @staticmethod
@@ -105,23 +133,31 @@ class LocalBackend(StorageBackend):
         return json.loads(handle.read(length)), body_size
 
     @staticmethod
-    def _info(key: str, path: Path, trailer: dict, body_size: int) -> BlobInfo:
+    def _info(key: str, handle: BinaryIO, trailer: dict, body_size: int) -> BlobInfo:
         return BlobInfo(
             key=key,
             size=body_size,
             etag=trailer["etag"],
-            last_modified=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            last_modified=datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC),
             metadata=trailer.get("metadata", {}),
         )
 
     def _open(self, key: str) -> tuple[BinaryIO, Path]:
         path = self._path(key)
         try:
-            return open(path, "rb"), path
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            # O_NOFOLLOW: a blob that is a symlink (planted, never written by us) is not followed out
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise BlobNotFound(key) from None
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
+        try:
+            return os.fdopen(fd, "rb"), path
+        except IsADirectoryError:
+            os.close(fd)
+            raise BlobNotFound(key) from None
 
     # -- interface ---------------------------------------------------------------------------
     def get(self, key: str) -> StoredBlob:
@@ -130,14 +166,14 @@ class LocalBackend(StorageBackend):
             trailer, body_size = self._read_trailer(handle, key)
             handle.seek(0)
             data = handle.read(body_size)
-            info = self._info(key, path, trailer, body_size)
+            info = self._info(key, handle, trailer, body_size)
         return StoredBlob(data=data, info=info)
 
     def head(self, key: str) -> BlobInfo:
         handle, path = self._open(key)
         with handle:
             trailer, body_size = self._read_trailer(handle, key)
-            return self._info(key, path, trailer, body_size)
+            return self._info(key, handle, trailer, body_size)
 
     def put(
         self,
@@ -151,6 +187,7 @@ class LocalBackend(StorageBackend):
     ) -> BlobInfo:
         path = self._path(key)
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
+        moved = False
         try:
             with open(temp, "wb") as out:
                 if isinstance(data, bytes | bytearray | memoryview):
@@ -164,33 +201,44 @@ class LocalBackend(StorageBackend):
                     "content_type": content_type,
                 }
                 trailer = json.dumps(header).encode()
+                body_size = out.tell()
                 out.write(trailer + _FOOTER.pack(len(trailer), _MAGIC))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if create_only:
-                try:
-                    os.link(temp, path)
-                except FileExistsError:
-                    raise AlreadyExists(key) from None
-            elif if_match is not None:
-                with self._locked(key):
-                    if self._current_etag(key) != if_match:
-                        raise PreconditionFailed(key)
-                    os.replace(temp, path)
-            else:
-                os.replace(temp, path)
+                out.flush()
+                # what we wrote, known without reading it back (the link or rename keeps the inode)
+                written = BlobInfo(key, body_size, header["etag"],
+                                   datetime.fromtimestamp(os.fstat(out.fileno()).st_mtime, UTC), header["metadata"])
+            moved = self._commit(temp, path, key, create_only=create_only, if_match=if_match)
         except OSError as exc:
             raise StorageUnavailable(f"cannot write {key}: {exc.strerror}") from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-        return self.head(key) if create_only else self._info_after_write(key, path, header)
+            if not moved:  # a rename consumed the temp file; a link or a refusal left it
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+        return written
 
-    def _info_after_write(self, key: str, path: Path, header: dict) -> BlobInfo:
-        try:
-            return self.head(key)
-        except BlobNotFound:
-            # deleted again between our rename and the head; report what we wrote
-            return BlobInfo(key, 0, header["etag"], datetime.now(UTC), header["metadata"])
+    def _commit(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
+        """Make the written temp file the blob; True when it was renamed (so it no longer exists)."""
+        for attempt in range(2):
+            try:
+                if create_only:
+                    try:
+                        os.link(temp, path)
+                    except FileExistsError:
+                        raise AlreadyExists(key) from None
+                    return False
+                if if_match is not None:
+                    with self._locked(key):
+                        if self._current_etag(key) != if_match:
+                            raise PreconditionFailed(key)
+                        os.replace(temp, path)
+                    return True
+                os.replace(temp, path)
+                return True
+            except FileNotFoundError:
+                if attempt:  # the folder is there now, so the temp file vanished: a real error
+                    raise
+                path.parent.mkdir(parents=True, exist_ok=True)  # first blob of its folder
+        raise AssertionError("unreachable")
 
     def _current_etag(self, key: str) -> str | None:
         try:

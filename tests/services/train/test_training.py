@@ -56,6 +56,19 @@ def test_a_second_request_for_the_same_content_does_not_train(trained: Trained) 
     assert again.metadata["archive_key"] == trained.outcome.metadata["archive_key"]
 
 
+def test_training_texts_are_cut_to_max_tokens_and_the_saved_model_keeps_its_length(tmp_path: Path) -> None:
+    from services.train.model import load_model
+
+    storage = LocalBackend(tmp_path / "storage")
+    records = sample_records(storage, "octocat")
+    store = ModelStore(storage, tmp_path / "cache")
+    outcome = train_bundle(store, "octocat", records, TrainParams(batch_size=4, epochs=1, warmup_steps=1,
+                                                                  max_pairs=8, max_tokens=32))
+    assert outcome.status == TRAINED and outcome.metadata["max_tokens"] == 32
+    saved = load_model(str(store.local_path("octocat", outcome.fingerprint)))
+    assert saved.max_seq_length == load_model().max_seq_length == 256  # search encodes at the full length
+
+
 def test_models_are_per_user(trained: Trained) -> None:
     assert not trained.store.exists("octocat", trained.outcome.fingerprint)
     assert trained.outcome.metadata["archive_key"].startswith("models/yungryce/")

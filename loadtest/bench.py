@@ -1,0 +1,120 @@
+"""One benchmark run: the queue path side by side with the legacy replica and bare baselines, with goals.
+
+Sections, in order (``--only`` picks some):
+
+- ``e2e``: end-to-end refresh, legacy replica vs queue path, at 10, 50 and 200 repos, without and
+  with training (``loadtest.bench_paths``);
+- ``threads``: the queue path at 200 repos with 8, 16, 32 and 64 sync worker threads;
+- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ
+  (``loadtest.bench_overhead``);
+- ``router``: cached GET through the router against a bare Starlette app serving the same bytes
+  from memory and from the same storage (``loadtest.bench_router``; needs wrk);
+- ``load``: the refresh answer's percentiles at 100 users, refresh-only and burst mixes, and the
+  time until every accepted job completed (``loadtest.bench_load``).
+
+Prints every table, then the goals with met / NOT met; ``--record`` writes the whole run into
+docs/BENCHMARKS.md between its ``bench`` markers, replacing the previous run. Exits 3 when
+RabbitMQ is not reachable, 0 otherwise (a goal not met is a result, not an error). Everything runs
+on 127.0.0.1. From the repository root:
+
+    python -m loadtest.bench --record          (about 15 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loadtest.bench_common import BROKER, Section
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+BEGIN, END = "<!-- bench:begin (written by python -m loadtest.bench --record) -->", "<!-- bench:end -->"
+SECTIONS = ("e2e", "threads", "overhead", "router", "load")
+
+
+def _default_threads() -> int:
+    from services.core.settings import Settings
+
+    return Settings.from_env({}).worker_threads
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
+    from loadtest import bench_load, bench_overhead, bench_paths, bench_router
+
+    threads = _default_threads()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    steps = {
+        "e2e": [lambda: bench_paths.end_to_end(sizes, threads, training=False, repeat=args.repeat),
+                lambda: bench_paths.end_to_end(sizes, threads, training=True, repeat=1)],
+        "threads": [lambda: bench_paths.worker_threads(max(sizes), [8, 16, 32, 64], args.repeat, threads)],
+        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads)],
+        "router": [lambda: bench_router.cached_get()],
+        "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds)],
+    }
+    chosen = args.only.split(",") if args.only else list(SECTIONS)
+    return [(name, step) for name in chosen for step in steps[name]]
+
+
+def render(sections: list[Section], command: str, minutes: float) -> str:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    lines = [BEGIN, f"## One run of `{command}` ({datetime.now(UTC):%Y-%m-%d}, {machine}, {minutes:.0f} min)", ""]
+    lines += [section.markdown() for section in sections]
+    lines += ["### Goals", "", "| goal | measured | met |", "| --- | --- | --- |"]
+    lines += [f"| {g.text} | {g.measured} | {'met' if g.met else '**NOT met**'} |" for s in sections for g in s.goals]
+    return "\n".join(lines + ["", END])
+
+
+def record(text: str) -> None:
+    current = DOC.read_text("utf-8") if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text, current)
+    else:  # the newest run goes first, under the title; older sections keep their own dates
+        title, _, rest = current.partition("\n")
+        updated = f"{title}\n\n{text}\n{rest}"
+    DOC.write_text(updated, "utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help=f"comma-separated sections to run (default all: {', '.join(SECTIONS)})")
+    parser.add_argument("--sizes", default="10,50,200", help="portfolio sizes for e2e (default 10,50,200)")
+    parser.add_argument("--repeat", type=int, default=3, help="refreshes per e2e/threads point, median (default 3)")
+    parser.add_argument("--messages", type=int, default=2000, help="repos for the overhead section (default 2000)")
+    parser.add_argument("--load-seconds", type=int, default=60, help="Locust seconds per mix (default 60)")
+    parser.add_argument("--record", action="store_true", help="write the run into docs/BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if args.only and (unknown := set(args.only.split(",")) - set(SECTIONS)):
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    try:
+        import pika
+
+        pika.BlockingConnection(pika.URLParameters(BROKER)).close()
+    except Exception as exc:
+        print(f"RabbitMQ is not reachable at 127.0.0.1:5672: {type(exc).__name__}", file=sys.stderr)
+        return 3
+    started = time.monotonic()
+    sections = []
+    for name, step in plan(args):
+        print(f"\n[{name}] running", flush=True)
+        sections.append(step())
+    command = "python -m loadtest.bench" + (f" --only {args.only}" if args.only else "")
+    text = render(sections, command, (time.monotonic() - started) / 60)
+    print("\n" + text)
+    if args.record:
+        record(text)
+        print(f"\nwritten to {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The refresh answer under load: 100 Locust users, refresh-only and burst mixes, queue path.
+
+The stack runs on loopback (GitHub double at 100 ms per call, 25 portfolios of 10 repos, every user
+on the queue path, one worker process consuming plans, syncs and merges; training is left to its
+own workers, as in production). Every portfolio is warmed first. Locust runs headless
+(``loadtest/locust_refresh.py``); afterwards every accepted job is polled until it ends, and the
+time from the end of the load until the last one completed is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from cloudfolio.devserver.github import FakeGitHub
+from cloudfolio.devserver.waiting import wait_until
+from loadtest.bench_common import BROKER, Goal, Section
+from loadtest.stack import running_stack, warm
+
+ROOT = Path(__file__).resolve().parents[1]
+P99_GOAL_MS, DRAIN_GOAL_S = 20.0, 60.0
+
+
+def _locust(host: str, mix: str, users: list[str], jobs: Path, clients: int, seconds: int, out: Path) -> dict:
+    command = [sys.executable, "-m", "locust", "-f", "loadtest/locust_refresh.py", "--headless", "--host", host,
+               "-u", str(clients), "-r", str(clients), "-t", f"{seconds}s", "--csv", str(out / "locust"),
+               "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5"]
+    env = {**os.environ, "CLOUDFOLIO_LOADTEST_MIX": mix, "CLOUDFOLIO_LOADTEST_USERS": ",".join(users),
+           "CLOUDFOLIO_LOADTEST_JOBS": str(jobs)}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 120)
+    rows = {row["Name"]: row for row in csv.DictReader((out / "locust_stats.csv").open())} \
+        if (out / "locust_stats.csv").exists() else {}
+    if "POST refresh" not in rows:
+        raise RuntimeError(f"Locust produced no refresh statistics:\n{result.stderr[-3000:]}")
+    return rows["POST refresh"]
+
+
+def _drain(router: str, jobs: Path, timeout: float = 600) -> tuple[int, int, float]:
+    """(accepted, failed, seconds until every accepted job had ended)."""
+    pending = dict(line.split()[::-1] for line in jobs.read_text().splitlines() if line.strip())
+    accepted, failed = len(pending), 0
+    started = time.monotonic()
+    with httpx.Client(base_url=router, timeout=30) as client:
+        def all_ended() -> bool:
+            nonlocal failed
+            for job, user in list(pending.items()):
+                status = client.get(f"/bundles/{user}/status", params={"job_id": job}).json()["status"]
+                if status != "processing":
+                    failed += status != "completed"
+                    pending.pop(job)
+            return not pending
+
+        wait_until(all_ended, timeout, lambda: f"{len(pending)} accepted jobs still running after {timeout:g} s",
+                   interval=0.5)
+    return accepted, failed, time.monotonic() - started
+
+
+def refresh_under_load(mixes: list[str], clients: int = 100, seconds: int = 60) -> Section:
+    section = Section(f"Refresh answer under load: {clients} users, {seconds} s per mix, queue path",
+                      ["mix", "refreshes", "failures", "p50 ms", "p95 ms", "p99 ms", "req/s", "jobs accepted",
+                       "jobs failed", "last job completed after the load, s"])
+    section.notes.append("25 portfolios x 10 repos, GitHub double at 100 ms per call, one worker process "
+                         "(plans, syncs, merges); Locust on the same 2 cores as every server.")
+    for mix in mixes:
+        github = FakeGitHub()
+        users = [f"load{uuid.uuid4().hex[:5]}-{i}" for i in range(25)]
+        for user in users:
+            github.add_generated_user(user, 10)
+        extra = {"QUEUE_TRAFFIC_PCT": "100", "GITHUB_TOKEN": "bench-token"}
+        with running_stack(broker_url=BROKER, github_latency=0.1, github=github, worker_roles=("all",),
+                           extra=extra) as stack, tempfile.TemporaryDirectory(prefix="cf-load-") as scratch:
+            warm(stack.router, users)
+            jobs = Path(scratch) / "jobs.txt"
+            jobs.touch()
+            stats = _locust(stack.router, mix, users, jobs, clients, seconds, Path(scratch))
+            accepted, failed, drained = _drain(stack.router, jobs)
+        p99 = float(stats["99%"])
+        section.add(mix, stats["Request Count"], stats["Failure Count"], stats["50%"], stats["95%"], stats["99%"],
+                    f"{float(stats['Requests/s']):.0f}", accepted, failed, f"{drained:.1f}")
+        if mix == "burst":
+            section.goals.append(Goal(f"refresh answer p99 < {P99_GOAL_MS:g} ms at {clients} users, burst mix",
+                                      f"{p99:g} ms", p99 < P99_GOAL_MS))
+            section.goals.append(Goal(f"every accepted job completed within {DRAIN_GOAL_S:g} s after the load "
+                                      "stops (burst mix)", f"{drained:.1f} s, {failed} failed of {accepted}",
+                                      drained <= DRAIN_GOAL_S and failed == 0))
+    return section

@@ -1,0 +1,93 @@
+"""The router's cached ``GET /bundles/{user}`` against a bare Starlette app, from memory and from storage.
+
+The bare app (a subprocess, uvicorn, one worker like the router) answers the same bundle bytes two
+ways: held in memory, and read from the router's own local storage on every request through a
+thread, as a plain storage-backed endpoint would. Load comes from wrk (2 threads, 20 connections,
+10 s per case) on the same 2 cores as the servers; without wrk the section says so and measures
+nothing, since a Python client saturates before either server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+
+from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.waiting import wait_until
+from loadtest.bench_common import ADMIN_TOKEN, BROKER, Goal, Section, have_wrk, refresh_once, route, wrk
+from loadtest.stack import running_stack
+from services.core.keys import CacheKeys
+
+BARE_APP = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.routing import Route
+from services.core.storage.local import LocalBackend
+body = open(sys.argv[2], 'rb').read()
+storage, key = LocalBackend(sys.argv[3]), sys.argv[4]
+async def memory(request):
+    return Response(body, media_type='application/json')
+async def stored(request):
+    blob = await run_in_threadpool(storage.get, key)
+    return Response(blob.data, media_type='application/json')
+app = Starlette(routes=[Route('/memory', memory), Route('/storage', stored)])
+uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')
+"""
+
+
+def _bare(port: int, body: Path, storage_root: Path, key: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port), str(body), str(storage_root), key],
+                               cwd=Path(__file__).resolve().parents[1])
+
+    def answering() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/memory", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(answering, 30, lambda: "the bare Starlette app did not start", interval=0.1)
+    return process
+
+
+def cached_get(repos: int = 16, extra: dict[str, str] | None = None, label: str = "") -> Section:
+    section = Section(f"Cached GET /bundles/{{user}}: router vs bare Starlette{label}",
+                      ["server", "req/s", "p99 ms", "req/s vs bare from memory", "p99 vs bare from memory"])
+    if not have_wrk():
+        section.notes.append("Not measured: wrk is not installed (`apt-get install wrk`).")
+        section.goals.append(Goal("cached GET >= 0.5x bare app from memory, p99 within 2x", "not measured", False))
+        return section
+    settings = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_FLAG_TTL": "1", **(extra or {})}
+    with running_stack(broker_url=BROKER, worker_roles=("all",), extra=settings) as stack:
+        user = f"bench{uuid.uuid4().hex[:6]}"
+        stack.github.add_generated_user(user, repos)
+        client = httpx.Client(base_url=stack.router, timeout=120)
+        route(client, 100)
+        refresh_once(client, user)
+        body = Path(tempfile.mkstemp(suffix=".json")[1])
+        body.write_bytes(client.get(f"/bundles/{user}").content)
+        port = free_port()
+        bare = _bare(port, body, stack.env.data_dir / "storage", CacheKeys().bundle(user))
+        try:
+            results = [("router", wrk(f"{stack.router}/bundles/{user}")),
+                       ("bare Starlette, bytes in memory", wrk(f"http://127.0.0.1:{port}/memory")),
+                       ("bare Starlette, read from the same storage", wrk(f"http://127.0.0.1:{port}/storage"))]
+        finally:
+            bare.terminate()
+            bare.wait(timeout=10)
+            body.unlink(missing_ok=True)
+    memory_rps, memory_p99 = results[1][1]
+    for name, (rps, p99) in results:
+        section.add(name, f"{rps:.0f}", f"{p99:.1f}", f"x{rps / memory_rps:.2f}", f"x{p99 / memory_p99:.2f}")
+    rps, p99 = results[0][1]
+    section.goals.append(Goal(f"cached GET >= 0.5x bare app from memory{label}", f"x{rps / memory_rps:.2f}",
+                              rps / memory_rps >= 0.5))
+    section.goals.append(Goal(f"cached GET p99 within 2x of the bare app's{label}", f"x{p99 / memory_p99:.2f}",
+                              p99 / memory_p99 <= 2.0))
+    return section
