@@ -4,7 +4,7 @@ Sections, in order (``--only`` picks some):
 
 - ``e2e``: end-to-end refresh, legacy replica vs queue path, at 10, 50 and 200 repos, without and
   with training (``loadtest.bench_paths``);
-- ``threads``: the queue path at 200 repos with 8, 16, 32 and 64 sync worker threads;
+- ``threads``: the queue path at 50 and 200 repos with 8, 16, 32 and 64 sync worker threads;
 - ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ
   (``loadtest.bench_overhead``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes
@@ -54,7 +54,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
     steps = {
         "e2e": [lambda: bench_paths.end_to_end(sizes, threads, training=False, repeat=args.repeat),
                 lambda: bench_paths.end_to_end(sizes, threads, training=True, repeat=1)],
-        "threads": [lambda: bench_paths.worker_threads(max(sizes), [8, 16, 32, 64], args.repeat, threads)],
+        "threads": [lambda size=size: bench_paths.worker_threads(size, [8, 16, 32, 64], args.repeat, threads)
+                    for size in sorted({50, max(sizes)})],
         "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads)],
         "router": [lambda: bench_router.cached_get()],
         "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds)],

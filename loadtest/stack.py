@@ -36,7 +36,7 @@ class Stack:
 
 @contextmanager
 def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0.0, worker_processes: int = 1,
-                  worker_threads: int = 8, worker_roles: tuple[str, ...] = ("all",), github: FakeGitHub | None = None,
+                  worker_threads: int = 32, worker_roles: tuple[str, ...] = ("all",), github: FakeGitHub | None = None,
                   extra: dict[str, str] | None = None, logs_to: Path | None = None) -> Iterator[Stack]:
     """GitHub double, legacy, ``worker_processes`` workers (consuming ``worker_roles``) and the router;
     ``extra`` adds settings; ``logs_to`` keeps each process's log there (the data folder goes)."""

@@ -129,8 +129,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_SWEEP_INTERVAL", "sweep_interval", "0",
              "Seconds between job sweeps; 0 picks a quarter of CLOUDFOLIO_JOB_DEADLINE (1-60 s).",
              float_range(0, 3600)),
-    Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "8",
-             "Worker threads per worker process (8 to 64 measured alike: a sync worker is CPU-bound).",
+    Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "32",
+             "Worker threads per worker process; syncs mostly wait for GitHub (32 refresh 50 or 200 repos 1.25x "
+             "faster than 8).",
              int_range(1, 256)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",

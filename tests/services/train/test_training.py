@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import threading
+import zipfile
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,14 @@ def test_training_texts_are_cut_to_max_tokens_and_the_saved_model_keeps_its_leng
     assert outcome.status == TRAINED and outcome.metadata["max_tokens"] == 32
     saved = load_model(str(store.local_path("octocat", outcome.fingerprint)))
     assert saved.max_seq_length == load_model().max_seq_length == 256  # search encodes at the full length
+
+
+def test_model_archives_keep_weights_uncompressed_and_deflate_the_rest(trained: Trained) -> None:
+    blob = trained.storage.get(trained.outcome.metadata["archive_key"]).data
+    with zipfile.ZipFile(BytesIO(blob)) as archive:
+        kinds = {info.filename: info.compress_type for info in archive.infolist()}
+    assert kinds["model.safetensors"] == zipfile.ZIP_STORED
+    assert kinds["config.json"] == zipfile.ZIP_DEFLATED
 
 
 def test_models_are_per_user(trained: Trained) -> None:
