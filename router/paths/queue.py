@@ -1,9 +1,10 @@
 """The queue pipeline as a serving path: start a run (or answer ``cached``), report, wait, read.
 
 A refresh answers ``cached`` when a job verified the bundle against the source within
-``freshness_seconds`` (the router never calls GitHub); otherwise it submits a job through a few
-dedicated sender threads, never the request thread pool (Dramatiq #520: one broker connection per
-sending thread). Bundles go out as stored: the records are spliced in without decoding them, and
+``freshness_seconds`` (the router never calls GitHub); otherwise it joins the user's job in flight
+or creates one (storage only, in the request thread pool) and sends a new job's plan through a few
+dedicated sender threads, never the request pool (Dramatiq #520: one broker connection per sending
+thread). Bundles go out as stored: the records are spliced in without decoding them, and
 the spliced answer is kept in a bounded memory cache (:class:`~router.paths.bodies.BodyCache`)
 that is used only while the blob's storage etag is unchanged; the ETag sent to clients comes from
 that storage etag, so a client's ``If-None-Match`` is answered from a head alone.
@@ -81,13 +82,13 @@ class QueuePath:
             fresh = await run_in_threadpool(self._fresh, username, namespace)
             if fresh is not None:
                 return Run(self.name, username, cached=fresh)
-        loop = asyncio.get_running_loop()
-
-        def submit() -> Job:
-            return self.pipeline.submit_refresh(username, force=force, mode=namespace, extra={"path": self.name})
-
-        job = await loop.run_in_executor(self.sender, submit)
-        return Run(self.name, username, job=job)
+        # the storage work (joining or creating the job) runs in the request pool; only a new job's
+        # send goes to the few broker threads, so refreshes that join a job never queue behind sends
+        admission = await run_in_threadpool(lambda: self.pipeline.admit_refresh(
+            username, force=force, mode=namespace, extra={"path": self.name}))
+        if admission.created:
+            await asyncio.get_running_loop().run_in_executor(self.sender, self.pipeline.send_first_plan, admission.job)
+        return Run(self.name, username, job=admission.job)
 
     async def status(self, job: Job) -> dict[str, Any]:
         progress = await run_in_threadpool(self.jobs.progress, job.job_id)

@@ -21,7 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from prometheus_client import CollectorRegistry
 
 from services.core.backends import Backends, build_backends
-from services.core.inflight import AFTER, InflightJobs
+from services.core.inflight import AFTER, Admission, InflightJobs
 from services.core.jobs import Job
 from services.core.keys import Namespace
 from services.core.names import validate_username
@@ -124,6 +124,15 @@ class Pipeline:
         """The job a refresh follows: the user's job in flight, or a new one whose ``plan_refresh``
         is sent. If the broker refuses, the new job is failed at once and :class:`BrokerUnavailable`
         raised: nothing stays half-accepted."""
+        admission = self.admit_refresh(username, force=force, mode=mode, extra=extra)
+        if admission.created:
+            self.send_first_plan(admission.job)
+        return admission.job
+
+    def admit_refresh(self, username: str, *, force: bool = False, mode: Namespace | str = Namespace.LIVE,
+                      extra: dict[str, object] | None = None) -> Admission:
+        """Storage only: join the user's job in flight or create a new one (then call
+        :meth:`send_first_plan`). Split from the send so the router runs each on its own threads."""
         username = validate_username(username)
         namespace = queue_namespace(Namespace(mode))
         jobs = self.backends.jobs
@@ -133,16 +142,18 @@ class Pipeline:
             return jobs.create(username, mode=namespace, force=force, extra=job_extra)
 
         admission = self.inflight.admit(username, namespace, force, create, discard=lambda j: jobs.delete(j.job_id))
-        job = admission.job
         if not admission.created:
+            job = admission.job
             log.info("refresh joined job %s in flight", job.job_id, extra={"username": username, "job_id": job.job_id})
-            return job
+        return admission
+
+    def send_first_plan(self, job: Job) -> None:
+        """Send a new job's ``plan_refresh``; if the broker refuses, fail the job and re-raise."""
         try:
-            self.send(self.actors.plan_refresh.message(job.job_id, username, bool(force), namespace.value))
+            self.send(self.actors.plan_refresh.message(job.job_id, job.username, bool(job.force), job.mode))
         except BrokerUnavailable:
-            jobs.fail(job.job_id, "broker unavailable: the refresh was not queued")
+            self.backends.jobs.fail(job.job_id, "broker unavailable: the refresh was not queued")
             raise
-        return job
 
     def close(self) -> None:
         self.backends.close()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
 
 from cloudfolio.devserver.waiting import wait_until
 from router.app import create_app
+from router.context import SENDER_THREADS
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
 from services.core.keys import CacheKeys, Namespace
 from services.core.sources.local import LocalSource, sample_portfolio_root
@@ -47,6 +49,20 @@ def test_queue_path_refresh_then_cached_then_forced(stack: RouterStack) -> None:
     forced = stack.client.post("/bundles/octocat/refresh", json={"force": True})
     assert forced.status_code == 202
     assert stack.client.get("/bundles/octocat/Hello-World").json()["data"]["name"] == "Hello-World"
+
+
+def test_a_refresh_that_joins_a_job_in_flight_never_waits_for_the_broker_threads(tmp_path: Path) -> None:
+    for stack in make_stack(tmp_path, workers=False):  # no workers: the first job stays in flight
+        stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
+        first = stack.client.post("/bundles/octocat/refresh", json={"force": True}).json()
+        release = threading.Event()
+        busy = [stack.context.sender.submit(release.wait, 30) for _ in range(SENDER_THREADS)]
+        try:
+            joined = stack.client.post("/bundles/octocat/refresh", json={"force": False}, timeout=5)
+        finally:
+            release.set()
+        assert joined.status_code == 202 and joined.json()["job_id"] == first["job_id"]
+        assert all(f.result(timeout=5) for f in busy)
 
 
 def test_a_user_reads_what_their_path_wrote(stack: RouterStack) -> None:

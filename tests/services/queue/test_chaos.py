@@ -27,6 +27,17 @@ pytestmark = pytest.mark.integration
 POINTS = ["after_plan_stored", "after_merge_claim", "mid_merge", "after_job_completed"]
 
 
+def messages_in(url: str, queue: str) -> int:
+    """Messages ready in ``queue``; 0 while nobody has sent to it (Dramatiq declares a queue on its first send)."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    except pika.exceptions.ChannelClosedByBroker:  # 404: not declared yet
+        return 0
+    finally:
+        connection.close()
+
+
 @pytest.fixture
 def queue_env(github: FakeGitHub, rabbitmq_url: str, tmp_path: Path) -> Iterator[QueueEnv]:
     env = QueueEnv(tmp_path / "data", github.base_url, broker_url=rabbitmq_url,
@@ -57,9 +68,8 @@ def test_a_worker_killed_at_a_hand_off_point_loses_nothing(point: str, github: F
         assert done.status == JobStatus.COMPLETED and done.repos_count == 20 and done.failed_repos == [], done
         assert done.bundle_fingerprint == clean == pipeline.backends.cache("live").bundle_fingerprint(user)
         if point == "after_job_completed":  # the redelivered merge hands training off after all
-            channel = pika.BlockingConnection(pika.URLParameters(rabbitmq_url)).channel()
-            wait_until(lambda: channel.queue_declare(queue_env.queue_names[2], passive=True).method.message_count >= 1,
-                       30)
+            wait_until(lambda: messages_in(rabbitmq_url, queue_env.queue_names[2]) >= 1, 30,
+                       lambda: "the redelivered merge sent no training request")
     finally:
         for worker in workers:
             if worker.process.poll() is None:
