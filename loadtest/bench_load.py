@@ -21,9 +21,8 @@ from pathlib import Path
 import httpx
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.waiting import wait_until
 from loadtest.bench_common import BROKER, Goal, Section
-from loadtest.stack import running_stack, warm
+from loadtest.stack import running_stack, wait_for_jobs, warm
 
 ROOT = Path(__file__).resolve().parents[1]
 P99_GOAL_MS, DRAIN_GOAL_S = 20.0, 60.0
@@ -46,21 +45,10 @@ def _locust(host: str, mix: str, users: list[str], jobs: Path, clients: int, sec
 def _drain(router: str, jobs: Path, timeout: float = 600) -> tuple[int, int, float]:
     """(accepted, failed, seconds until every accepted job had ended)."""
     pending = dict(line.split()[::-1] for line in jobs.read_text().splitlines() if line.strip())
-    accepted, failed = len(pending), 0
     started = time.monotonic()
     with httpx.Client(base_url=router, timeout=30) as client:
-        def all_ended() -> bool:
-            nonlocal failed
-            for job, user in list(pending.items()):
-                status = client.get(f"/bundles/{user}/status", params={"job_id": job}).json()["status"]
-                if status != "processing":
-                    failed += status != "completed"
-                    pending.pop(job)
-            return not pending
-
-        wait_until(all_ended, timeout, lambda: f"{len(pending)} accepted jobs still running after {timeout:g} s",
-                   interval=0.5)
-    return accepted, failed, time.monotonic() - started
+        failed = wait_for_jobs(client, pending, timeout)
+    return len(pending), failed, time.monotonic() - started
 
 
 def refresh_under_load(mixes: list[str], clients: int = 100, seconds: int = 60) -> Section:

@@ -69,19 +69,25 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
         shutil.rmtree(data, ignore_errors=True)
 
 
+def wait_for_jobs(client: httpx.Client, pending: dict[str, str], timeout: float) -> int:
+    """Poll every job in ``pending`` (job id -> username) until each has ended; return how many failed."""
+    pending, failed = dict(pending), 0
+
+    def all_ended() -> bool:
+        nonlocal failed
+        for job, user in list(pending.items()):
+            status = client.get(f"/bundles/{user}/status", params={"job_id": job}).json()["status"]
+            if status != "processing":
+                failed += status != "completed"
+                pending.pop(job)
+        return not pending
+
+    wait_until(all_ended, timeout, lambda: f"{len(pending)} jobs still running after {timeout:g} s", interval=0.2)
+    return failed
+
+
 def warm(router: str, usernames: list[str], timeout: float = 300) -> None:
     """Force a refresh of every user and wait until all their jobs have ended."""
     with httpx.Client(base_url=router, timeout=60) as client:
-        pending = {u: client.post(f"/bundles/{u}/refresh", json={"force": True}).json() for u in usernames}
-
-        def all_done() -> bool:
-            for user, answer in list(pending.items()):
-                if "job_id" not in answer:
-                    pending.pop(user)
-                    continue
-                view = client.get(f"/bundles/{user}/status", params={"job_id": answer["job_id"]}).json()
-                if view["status"] != "processing":
-                    pending.pop(user)
-            return not pending
-
-        wait_until(all_done, timeout, lambda: f"warm-up did not finish in {timeout:g} s", interval=0.2)
+        answers = {u: client.post(f"/bundles/{u}/refresh", json={"force": True}).json() for u in usernames}
+        wait_for_jobs(client, {a["job_id"]: u for u, a in answers.items() if "job_id" in a}, timeout)

@@ -218,27 +218,27 @@ class LocalBackend(StorageBackend):
 
     def _commit(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
         """Make the written temp file the blob; True when it was renamed (so it no longer exists)."""
-        for attempt in range(2):
+        try:
+            return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
+        except FileNotFoundError:  # the first blob of its folder: make the folder, then once more
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
+
+    def _link_or_rename(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
+        if create_only:
             try:
-                if create_only:
-                    try:
-                        os.link(temp, path)
-                    except FileExistsError:
-                        raise AlreadyExists(key) from None
-                    return False
-                if if_match is not None:
-                    with self._locked(key):
-                        if self._current_etag(key) != if_match:
-                            raise PreconditionFailed(key)
-                        os.replace(temp, path)
-                    return True
+                os.link(temp, path)
+            except FileExistsError:
+                raise AlreadyExists(key) from None
+            return False
+        if if_match is not None:
+            with self._locked(key):
+                if self._current_etag(key) != if_match:
+                    raise PreconditionFailed(key)
                 os.replace(temp, path)
-                return True
-            except FileNotFoundError:
-                if attempt:  # the folder is there now, so the temp file vanished: a real error
-                    raise
-                path.parent.mkdir(parents=True, exist_ok=True)  # first blob of its folder
-        raise AssertionError("unreachable")
+            return True
+        os.replace(temp, path)
+        return True
 
     def _current_etag(self, key: str) -> str | None:
         try:
@@ -287,6 +287,12 @@ class LocalBackend(StorageBackend):
                 yield self.head(key)
             except BlobNotFound:
                 continue  # deleted while we listed
+
+    def close(self) -> None:
+        with self._stripe_guard:
+            for handle in self._stripe_files.values():
+                handle.close()
+            self._stripe_files.clear()
 
     def check(self) -> None:
         probe = self._tmp / f"ready-{uuid.uuid4().hex}"
