@@ -12,17 +12,19 @@ import sys
 import threading
 
 from cloudfolio.cli.exits import RET_OK
-from cloudfolio.devserver.github import start_github_server
+from cloudfolio.devserver.github import FakeGitHub, start_github_server
 from services.core.sources.local import sample_portfolio_root
 
 
 def cmd_dev_github(args: argparse.Namespace) -> int:
-    state, server = start_github_server(port=args.port)
+    # The state is complete before the port opens: a client that sees the server answer sees every user.
+    state = FakeGitHub()
     state.load_local(args.portfolio or sample_portfolio_root())
     for spec in args.generate or []:
         name, _, count = spec.partition(":")
         state.add_generated_user(name, int(count or 10))
     state.latency = args.latency
+    state, server = start_github_server(state, port=args.port)
     users = ", ".join(sorted(state.users))
     print(f"GitHub API double on {server.url} serving {users}; point CloudFolio at it with "
           f"CLOUDFOLIO_REPO_SOURCE=github CLOUDFOLIO_GITHUB_API_URL={server.url}", file=sys.stderr, flush=True)
