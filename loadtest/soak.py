@@ -28,7 +28,6 @@ from typing import Any
 
 import psutil
 
-from cloudfolio.devserver.github import FakeGitHub
 from loadtest.run import ROOT, _run_locust, summarise
 from loadtest.stack import running_stack, warm
 
@@ -129,12 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    github = FakeGitHub()
     usernames = [f"soak{uuid.uuid4().hex[:4]}-{i}" for i in range(args.portfolio_users)]
-    for username in usernames:
-        github.add_generated_user(username, args.repos)
     extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2"}
-    with running_stack(broker_url=args.broker_url, github_latency=args.github_latency, github=github,
+    with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
+                       github_generate=dict.fromkeys(usernames, args.repos),
                        extra=extra, logs_to=out / "logs") as stack:
         names = ["legacy", "worker", "router"]
         pids = {name: process.process.pid for name, process in zip(names, stack.processes, strict=True)}

@@ -1,9 +1,9 @@
 """The whole stack as processes on loopback for load tests and benchmarks, started and stopped as one.
 
-:func:`running_stack` starts the GitHub double (in this process, with a fixed latency per call),
-the legacy replica, queue worker processes over RabbitMQ and the router, each its own process,
-and removes everything (queues, data folder) afterwards. :func:`warm` refreshes every portfolio
-once and waits until each job has ended.
+:func:`running_stack` starts the GitHub double (in this process, or as its own ``cloudfolio dev-github``
+process serving generated users, with a fixed latency per call), the legacy replica, queue worker
+processes over RabbitMQ and the router, each its own process, and removes everything (queues, data
+folder) afterwards. :func:`warm` refreshes every portfolio once and waits until each job has ended.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import httpx
 
 from cloudfolio.devserver.github import FakeGitHub, start_github_server
 from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
-from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.threaded import ServerThread, free_port
 from cloudfolio.devserver.waiting import wait_until
 
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -29,7 +29,7 @@ DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 @dataclass
 class Stack:
     router: str  # base URL
-    github: FakeGitHub
+    github: FakeGitHub | None  # None when the double runs as its own process
     env: QueueEnv
     processes: list[Any]
 
@@ -37,21 +37,36 @@ class Stack:
 @contextmanager
 def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0.0, worker_processes: int = 1,
                   worker_threads: int = 32, worker_roles: tuple[str, ...] = ("all",), github: FakeGitHub | None = None,
-                  extra: dict[str, str] | None = None, logs_to: Path | None = None) -> Iterator[Stack]:
+                  github_generate: dict[str, int] | None = None, extra: dict[str, str] | None = None,
+                  logs_to: Path | None = None) -> Iterator[Stack]:
     """GitHub double, legacy, ``worker_processes`` workers (consuming ``worker_roles``) and the router;
-    ``extra`` adds settings; ``logs_to`` keeps each process's log there (the data folder goes)."""
-    state, server = start_github_server(github or FakeGitHub())
-    state.latency = github_latency
+    ``github_generate`` (user -> repo count) runs the double as its own process serving those generated users
+    (long runs: its event loop then shares no process with the driver); ``extra`` adds settings; ``logs_to``
+    keeps each process's log there (the data folder goes)."""
     data = Path(tempfile.mkdtemp(prefix="cf-stack-"))
+    state: FakeGitHub | None = None
+    server: ServerThread | None = None
+    if github_generate is None:
+        state, server = start_github_server(github or FakeGitHub())
+        state.latency = github_latency
+        github_url = server.url
+    else:
+        github_port = free_port()
+        github_url = f"http://127.0.0.1:{github_port}"
     legacy_port, router_port = free_port(), free_port()
-    env = QueueEnv(data, server.url, broker_url=broker_url, extra={
+    env = QueueEnv(data, github_url, broker_url=broker_url, extra={
         "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_LOG_LEVEL": "warning",
         "CLOUDFOLIO_WORKER_HEALTH_PORT": "0", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false",
         # capacity runs, not abuse: the refresh rate limits would turn load into 429s
         "CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT": "0", "CLOUDFOLIO_REFRESH_LIMIT_PER_USER": "0", **(extra or {}),
     })
     started: list[Any] = []
+    double: ServiceProcess | None = None
     try:
+        if github_generate is not None:
+            specs = [arg for user, count in github_generate.items() for arg in ("--generate", f"{user}:{count}")]
+            double = ServiceProcess(env, "dev-github", *specs, "--latency", f"{github_latency:g}", port=github_port,
+                                    ready_path="/users/octocat/repos")
         started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
         for _ in range(worker_processes):
             started.append(WorkerProcess(env, *worker_roles, threads=worker_threads))
@@ -60,7 +75,10 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
     finally:
         for process in reversed(started):
             process.stop()
-        server.stop()
+        if double is not None:
+            double.stop()
+        if server is not None:
+            server.stop()
         delete_queues(broker_url, env.queue_names)
         if logs_to is not None:
             logs_to.mkdir(parents=True, exist_ok=True)
