@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 
+from cloudfolio.telemetry import shutdown_telemetry
 from rollout.factory import make_flag_store
 from rollout.seeds import startup_report
 from router.app import create_app
@@ -106,6 +107,7 @@ def serve_app(settings: Settings) -> Service:
             if orchestrator is not None:
                 orchestrator.close()
             pipeline.close()
+            shutdown_telemetry()  # uvicorn re-raises SIGTERM after this: the last spans go out first
 
     parts = {
         "storage": repr(pipeline.backends.storage),

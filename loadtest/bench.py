@@ -9,6 +9,8 @@ Sections, in order (``--only`` picks some):
   (``loadtest.bench_overhead``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes
   from memory and from the same storage (``loadtest.bench_router``; needs wrk);
+- ``tracing``: the same cached GET through a router exporting a span per request over OTLP/HTTP
+  against one without an exporter (``loadtest.bench_router``; needs wrk);
 - ``load``: the refresh answer's percentiles at 100 users, refresh-only and burst mixes, and the
   time until every accepted job completed (``loadtest.bench_load``).
 
@@ -37,7 +39,7 @@ from loadtest.bench_common import BROKER, Section
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- bench:begin (written by python -m loadtest.bench --record) -->", "<!-- bench:end -->"
-SECTIONS = ("e2e", "threads", "overhead", "router", "load")
+SECTIONS = ("e2e", "threads", "overhead", "router", "tracing", "load")
 
 
 def _default_threads() -> int:
@@ -58,6 +60,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
                     for size in sorted({50, max(sizes)})],
         "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads)],
         "router": [lambda: bench_router.cached_get()],
+        "tracing": [lambda: bench_router.tracing_overhead()],
         "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds)],
     }
     chosen = args.only.split(",") if args.only else list(SECTIONS)

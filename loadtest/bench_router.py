@@ -4,7 +4,8 @@ The bare app (a subprocess, uvicorn, one worker like the router) answers the sam
 ways: held in memory, and read from the router's own local storage on every request through a
 thread, as a plain storage-backed endpoint would. Load comes from wrk (2 threads, 20 connections,
 10 s per case) on the same 2 cores as the servers; without wrk the section says so and measures
-nothing, since a Python client saturates before either server.
+nothing, since a Python client saturates before either server. :func:`tracing_overhead` compares
+the same GET through a router that exports a span per request over OTLP/HTTP with one that does not.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ import uuid
 from pathlib import Path
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
+from cloudfolio.devserver.threaded import ServerThread, free_port
 from cloudfolio.devserver.waiting import wait_until
 from loadtest.bench_common import ADMIN_TOKEN, BROKER, Goal, Section, have_wrk, refresh_once, route, wrk
 from loadtest.stack import running_stack
@@ -90,4 +96,69 @@ def cached_get(repos: int = 16, extra: dict[str, str] | None = None, label: str 
                               rps / memory_rps >= 0.5))
     section.goals.append(Goal(f"cached GET p99 within 2x of the bare app's{label}", f"x{p99 / memory_p99:.2f}",
                               p99 / memory_p99 <= 2.0))
+    return section
+
+
+def _otlp_sink() -> ServerThread:
+    """A collector that accepts every OTLP/HTTP export and discards it (the cost measured is the router's)."""
+
+    async def accept(request: Request) -> Response:
+        await request.body()
+        return Response(b"", media_type="application/x-protobuf")
+
+    return ServerThread(Starlette(routes=[Route("/v1/traces", accept, methods=["POST"])])).start()
+
+
+def tracing_overhead(repos: int = 16, rounds: int = 3) -> Section:
+    """The cached GET through a router exporting every request's span over OTLP/HTTP, against a router
+    of the same stack with no exporter; the two are measured alternately ``rounds`` times."""
+    section = Section("Tracing overhead: cached GET /bundles/{user}, router exporting spans vs not",
+                      ["router", "req/s", "p99 ms", "req/s vs untraced", "p99 vs untraced"])
+    if not have_wrk():
+        section.notes.append("Not measured: wrk is not installed (`apt-get install wrk`).")
+        section.goals.append(Goal("tracing costs the cached GET under 10 %", "not measured", False))
+        return section
+    sink = _otlp_sink()
+    settings = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_FLAG_TTL": "1"}
+    try:
+        with running_stack(broker_url=BROKER, worker_roles=("all",), extra=settings) as stack:
+            user = f"bench{uuid.uuid4().hex[:6]}"
+            stack.github.add_generated_user(user, repos)
+            client = httpx.Client(base_url=stack.router, timeout=120)
+            route(client, 100)
+            refresh_once(client, user)
+            traced_env = QueueEnv(stack.env.data_dir, stack.env.github_url, broker_url=stack.env.broker_url,
+                                  prefix=stack.env.prefix,
+                                  extra={**stack.env.extra, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url})
+            sampled_env = QueueEnv(traced_env.data_dir, traced_env.github_url, broker_url=traced_env.broker_url,
+                                   prefix=traced_env.prefix, extra={
+                                       **traced_env.extra, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                       "OTEL_TRACES_SAMPLER_ARG": "0.1"})
+            routers = {"untraced": stack.router}
+            started = [ServiceProcess(traced_env, "serve", port=free_port(), ready_path="/health"),
+                       ServiceProcess(sampled_env, "serve", port=free_port(), ready_path="/health")]
+            routers["traced, every request"], routers["traced, 10 % sampled"] = (p.url for p in started)
+            try:
+                runs: dict[str, list[tuple[float, float]]] = {name: [] for name in routers}
+                for _ in range(rounds):
+                    for name, url in routers.items():
+                        runs[name].append(wrk(f"{url}/bundles/{user}"))
+            finally:
+                for process in started:
+                    process.stop()
+    finally:
+        sink.stop()
+    best = {name: (max(r for r, _ in values), min(p for _, p in values)) for name, values in runs.items()}
+    base_rps, base_p99 = best["untraced"]
+    for name, (rps, p99) in best.items():
+        section.add(name, f"{rps:.0f}", f"{p99:.1f}", f"x{rps / base_rps:.2f}", f"x{p99 / base_p99:.2f}")
+    ratio = best["traced, every request"][0] / base_rps
+    section.notes.append(f"Best of {rounds} alternating 10 s wrk runs each (2 threads, 20 connections); the traced "
+                         "routers export their spans to an OTLP/HTTP sink in the benchmark process; the sampled one "
+                         "keeps a trace in ten (OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG 0.1).")
+    section.goals.append(Goal("tracing every request costs the cached GET under 10 % (req/s >= 0.9x untraced)",
+                              f"x{ratio:.2f}", ratio >= 0.9))
+    sampled = best["traced, 10 % sampled"][0] / base_rps
+    section.goals.append(Goal("tracing a sampled 10 % costs the cached GET under 10 %", f"x{sampled:.2f}",
+                              sampled >= 0.9))
     return section

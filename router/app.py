@@ -7,7 +7,8 @@ job queue, the legacy path from the legacy app over HTTP.
 
 :func:`create_app` only assembles: the route table below, the endpoints in
 :mod:`router.endpoints`, request metrics as ASGI middleware, the JSON error handlers, and the
-shared :class:`~router.context.RouterContext` on ``app.state.context``. Handlers that touch
+shared :class:`~router.context.RouterContext` on ``app.state.context``. Request tracing is the outermost
+middleware, so a request's span encloses everything the router does for it. Handlers that touch
 storage or the broker hand that work to threads, so the event loop never blocks.
 """
 
@@ -24,6 +25,7 @@ from router.errors import EXCEPTION_HANDLERS
 from router.middleware.body_limit import BodyLimit
 from router.middleware.request_metrics import RequestMetrics
 from router.middleware.security_headers import SecurityHeaders
+from router.middleware.tracing import RequestTracing
 from services.legacy.durable import STATUS_PATH
 
 #: Operational routes left out of the request metrics (probes and scrapes would drown the signal).
@@ -57,7 +59,8 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
     routes = list(ROUTES)
     if legacy_app is not None:
         routes.append(Mount("/legacy", app=legacy_app))
-    middleware = [Middleware(SecurityHeaders), Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
+    middleware = [Middleware(RequestTracing, skip=UNMETERED), Middleware(SecurityHeaders),
+                  Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
                   Middleware(BodyLimit, max_bytes=context.settings.max_body_bytes)]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware)
     app.state.context = context

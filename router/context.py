@@ -66,7 +66,8 @@ def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str, flag_
     mirror = ShadowMirror({ServingPath.QUEUE: queue, ServingPath.LEGACY: legacy}, backends.storage, metrics,
                           max_concurrency=settings.shadow_max_concurrency, timeout=settings.shadow_timeout)
     flags = FlagProvider(flag_store, registry, ttl=settings.flag_ttl)
-    legacy_models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LEGACY)
+    legacy_models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LEGACY,
+                               backends.observations)
     search = {ServingPath.QUEUE: SearchService(pipeline.models, settings.search_model_cache),
               ServingPath.LEGACY: SearchService(legacy_models, settings.search_model_cache)}
     limits = RefreshLimits(settings.refresh_limit_per_client, settings.refresh_limit_per_user)

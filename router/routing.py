@@ -2,8 +2,8 @@
 
 Every endpoint that serves a user's data asks :func:`choose_path_for`; the decision is logged,
 counted (``router_routing_decisions_total{path}``) and stored on ``request.state.path`` so the
-request metrics carry it. :func:`start_refresh` starts a refresh on the chosen path and mirrors
-it to the other path when shadow mode is on.
+request metrics carry it. :func:`start_refresh` starts a refresh on the chosen path (the trace's
+``refresh_request`` span) and mirrors it to the other path when shadow mode is on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from router.bucketing import choose_path
 from router.context import RouterContext
 from router.paths import Run
 from router.rate_limits import RefreshRateLimited
+from services.core import tracing
 from services.core.serving import ServingPath
 
 log = logging.getLogger("cloudfolio.router")
@@ -64,7 +65,10 @@ async def start_refresh(request: Request, username: str, force: bool) -> Run:
     context = context_of(request)
     check_refresh_limits(request, username)
     path, flags = await choose_path_for(request, username)
-    run = await context.paths[path].start(username, force)
-    if flags.shadow:
-        context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
+    with tracing.span(tracing.REFRESH_REQUEST, username=username, path=path.value, mode="live") as span:
+        run = await context.paths[path].start(username, force)
+        if run.job is not None and span.is_recording():
+            span.set_attributes(tracing.attributes(job_id=run.job.job_id))
+        if flags.shadow:
+            context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
     return run

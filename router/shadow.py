@@ -30,11 +30,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.context import Context
 from starlette.concurrency import run_in_threadpool
 
 from rollout.comparison import ShadowVerdict, diff_fingerprints
 from router.metrics import RouterMetrics
 from router.paths import PathFailed, Run
+from services.core import tracing
 from services.core.keys import tenant_metadata
 from services.core.serving import ServingPath
 from services.core.storage import StorageBackend
@@ -106,13 +108,17 @@ class ShadowMirror:
         shadow_name = ServingPath(primary.path).other
         comparison = Comparison(uuid.uuid4().hex, primary.username, primary.path, shadow_name,
                                 verdict=ShadowVerdict.MATCH)
-        try:
-            await asyncio.wait_for(self._compare(primary, force, comparison), timeout=self.timeout)
-        except TimeoutError:
-            comparison.verdict, comparison.error = ShadowVerdict.TIMEOUT, f"no result within {self.timeout:.0f}s"
-        except Exception as exc:  # nothing in a mirror may escape
-            comparison.verdict, comparison.error = ShadowVerdict.SHADOW_ERROR, f"{type(exc).__name__}: {exc}"
-        await self._publish(comparison)
+        # its own trace, linked to the request's: the mirror is not part of what the client waited for
+        with tracing.span(tracing.SHADOW_MIRROR, context=Context(), links=tracing.link_to_current(),
+                          username=primary.username, path=shadow_name, mode="shadow") as span:
+            try:
+                await asyncio.wait_for(self._compare(primary, force, comparison), timeout=self.timeout)
+            except TimeoutError:
+                comparison.verdict, comparison.error = ShadowVerdict.TIMEOUT, f"no result within {self.timeout:.0f}s"
+            except Exception as exc:  # nothing in a mirror may escape
+                comparison.verdict, comparison.error = ShadowVerdict.SHADOW_ERROR, f"{type(exc).__name__}: {exc}"
+            span.set_attribute("cloudfolio.shadow_verdict", str(comparison.verdict))
+            await self._publish(comparison)
 
     async def _compare(self, primary: Run, force: bool, comparison: Comparison) -> None:
         shadow_path = self.paths[comparison.shadow_path]

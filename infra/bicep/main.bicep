@@ -192,6 +192,7 @@ module apps 'modules/apps.bicep' = {
     githubTokenSecretUri: vault.outputs.githubTokenSecretUri
     deployLegacy: deployLegacy
     externalLegacyUrl: externalLegacyUrl
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     tags: tags
   }
   dependsOn: [

@@ -22,6 +22,7 @@ from router.conditional import client_has, etag_of_bytes, not_modified, tagged
 from router.endpoints.declarations import BAD_NAME, BODY, DEPENDENCIES, RATE_LIMITED
 from router.errors import error_response
 from router.openapi import EMPTY, Operation, Query, documented
+from router.paths.base import job_seconds
 from router.routing import choose_path_for, context_of, start_refresh
 from router.schemas import QUERY
 from router.validation import read_json_object, search_query
@@ -97,6 +98,9 @@ async def job_status(request: Request) -> Response:
     view = await context.paths[path].status(job)
     if JobStatus(view["status"]).terminal and await run_in_threadpool(first_report, jobs, job.job_id):
         context.metrics.jobs.labels(path.value, view["status"]).inc()
+        seconds = job_seconds(await run_in_threadpool(jobs.get, job.job_id))  # the finished job, once
+        if seconds is not None:
+            context.pipeline.backends.observations.job_finished(path.value, view["status"], seconds)
     return JSONResponse(view)
 
 

@@ -13,6 +13,8 @@ that storage etag, so a client's ``If-None-Match`` is answered from a head alone
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -87,7 +89,9 @@ class QueuePath:
         admission = await run_in_threadpool(lambda: self.pipeline.admit_refresh(
             username, force=force, mode=namespace, extra={"path": self.name}))
         if admission.created:
-            await asyncio.get_running_loop().run_in_executor(self.sender, self.pipeline.send_first_plan, admission.job)
+            # the sender thread sends in this request's context, so the plan message carries its trace
+            send = functools.partial(contextvars.copy_context().run, self.pipeline.send_first_plan, admission.job)
+            await asyncio.get_running_loop().run_in_executor(self.sender, send)
         return Run(self.name, username, job=admission.job)
 
     async def status(self, job: Job) -> dict[str, Any]:
@@ -133,6 +137,7 @@ class QueuePath:
         cache = self.pipeline.backends.cache(Namespace.LIVE)
         key = cache.keys.bundle(username)
         info = await self._head(key)
+        self.pipeline.backends.observations.cache("bundle", info is not None, username)
         if info is None:
             return None
         if skip(etag_of_blob(info.etag)):

@@ -12,6 +12,7 @@ from services.core.cache import BundleCache
 from services.core.components import make_source, make_storage
 from services.core.jobs import JobStore
 from services.core.keys import CacheKeys, Namespace
+from services.core.observations import Observations
 from services.core.settings import Settings
 from services.core.sources import RepoSource
 from services.core.storage import StorageBackend
@@ -19,12 +20,14 @@ from services.core.storage import StorageBackend
 
 @dataclass
 class Backends:
-    """Storage, source and jobs of one process, with a bundle cache per namespace."""
+    """Storage, source and jobs of one process, with a bundle cache per namespace and the process's
+    operational observations (bound to its metrics registry by the queue pipeline)."""
 
     settings: Settings
     storage: StorageBackend
     source: RepoSource
     jobs: JobStore
+    observations: Observations = field(default_factory=Observations)
     _caches: dict[Namespace, BundleCache] = field(default_factory=dict)
 
     def cache(self, mode: Namespace | str) -> BundleCache:
@@ -42,6 +45,7 @@ def build_backends(settings: Settings, *, storage: StorageBackend | None = None,
                    source: RepoSource | None = None) -> Backends:
     """The configured backends; ``storage`` and ``source`` replace the configured ones (tests)."""
     storage = storage if storage is not None else make_storage(settings)
-    source = source if source is not None else make_source(settings, storage)
+    observations = Observations()
+    source = source if source is not None else make_source(settings, storage, observations=observations)
     return Backends(settings=settings, storage=storage, source=source,
-                    jobs=JobStore(storage, ttl_seconds=settings.job_ttl))
+                    jobs=JobStore(storage, ttl_seconds=settings.job_ttl), observations=observations)

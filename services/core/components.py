@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.core.errors import SettingsError
+from services.core.observations import Observations
 from services.core.settings import Settings
 from services.core.sources import RepoSource
 from services.core.sources.etags import StorageEtagCache
@@ -30,7 +31,8 @@ def make_storage(settings: Settings) -> StorageBackend:
     return LocalBackend(settings.data_path / "storage")
 
 
-def make_source(settings: Settings, storage: StorageBackend | None = None, *, legacy: bool = False) -> RepoSource:
+def make_source(settings: Settings, storage: StorageBackend | None = None, *, legacy: bool = False,
+                observations: Observations | None = None) -> RepoSource:
     """The repo source the settings name; GitHub shares ETags through ``storage`` when given.
 
     ``legacy`` builds the legacy replica's client: REST only, one request at a time per activity,
@@ -48,6 +50,7 @@ def make_source(settings: Settings, storage: StorageBackend | None = None, *, le
             graphql_batch=settings.graphql_batch and not legacy,
             max_concurrency=1 if legacy else settings.github_max_concurrency,
             etag_cache=StorageEtagCache(storage) if storage is not None else None,
+            observations=observations,
         )
     if settings.repo_source == "local":
         if not Path(settings.local_source_dir).expanduser().is_dir():

@@ -3,6 +3,8 @@
 Context fields (``username``, ``job_id``, ``path``...) appear in both formats, whether passed with
 ``extra=`` or set for the current unit of work with :func:`set_log_context` (the queue's
 log-context middleware sets them for each message, so every line an actor writes carries them).
+JSON lines written inside a recorded span also carry its ``trace_id`` and ``span_id`` (hex, as
+trace back ends show them), so a log search and a trace view meet.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.core.redaction import redact_text
+from services.core.tracing import current_ids
 
 #: Record attributes copied into JSON logs and appended to text logs when present.
 CONTEXT_FIELDS = ("username", "job_id", "path", "repo", "mode", "actor", "bucket", "percentage")
@@ -50,6 +53,9 @@ class JsonFormatter(logging.Formatter):
         for name in CONTEXT_FIELDS:
             if hasattr(record, name):
                 payload[name] = getattr(record, name)
+        ids = current_ids()
+        if ids is not None:
+            payload["trace_id"], payload["span_id"] = ids
         if record.exc_info:
             payload["error"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)

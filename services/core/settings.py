@@ -39,6 +39,21 @@ VARIABLES: tuple[Variable, ...] = (
              choice("debug", "info", "warning", "error")),
     Variable("CLOUDFOLIO_LOG_FORMAT", "log_format", "text", "`text` for people, `json` for log pipelines.",
              choice("text", "json")),
+    Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", "",
+             "OTLP/HTTP collector root (`http://collector:4318`): traces go to `/v1/traces`. Empty (and no traces "
+             "endpoint below): no OTLP export. The other standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, "
+             "`OTEL_TRACES_SAMPLER`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`...) are read by the OpenTelemetry SDK.",
+             url_of("http", "https")),
+    Variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_traces_endpoint", "",
+             "Full OTLP/HTTP traces URL (`http://collector:4318/v1/traces`); wins over the endpoint above.",
+             url_of("http", "https")),
+    Variable("OTEL_SERVICE_NAME", "otel_service_name", "",
+             "Service name on every span; empty names each process by its role (`cloudfolio-router`, "
+             "`cloudfolio-worker`, `cloudfolio-legacy`, `cloudfolio-task`).", as_text),
+    Variable("APPLICATIONINSIGHTS_CONNECTION_STRING", "appinsights_connection_string", "",
+             "Application Insights connection string: traces (router requests as `requests`, with "
+             "`customDimensions.routing_mode`) go to Azure Monitor. Empty: no Azure Monitor export.",
+             as_text, secret=True),
     Variable("CLOUDFOLIO_BROKER_URL", "broker_url", "",
              "`amqp://user:pass@host:5672/vhost` for RabbitMQ; empty runs an in-process broker "
              "(embedded default).", url_of("amqp", "amqps"), secret=True),
@@ -130,8 +145,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds between job sweeps; 0 picks a quarter of CLOUDFOLIO_JOB_DEADLINE (1-60 s).",
              float_range(0, 3600)),
     Variable("CLOUDFOLIO_WORKER_THREADS", "worker_threads", "32",
-             "Worker threads per worker process; syncs mostly wait for GitHub (32 refresh 50 or 200 repos 1.25x "
-             "faster than 8).",
+             "Worker threads per worker process. Syncs mostly wait for GitHub: 32 threads refresh 50 and 200 repos "
+             "1.25x faster than 8, 64 no faster (one process is then CPU-bound; docs/BENCHMARKS.md), so scale with "
+             "worker processes.",
              int_range(1, 256)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
@@ -164,8 +180,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_TRAIN_SEED", "train_seed", "42", "Seed for sampling, shuffling and initialisation.",
              int_range(0, 2**31 - 1)),
     Variable("CLOUDFOLIO_TRAIN_MAX_TOKENS", "train_max_tokens", "128",
-             "Tokens per training text: longer texts are cut into chunks of this size (the cost of a step grows "
-             "with it; search still encodes with the model's own length).", int_range(16, 512)),
+             "Tokens per training text: longer texts are cut into chunks of this size (a step's cost grows with it; "
+             "search still encodes with the model's own length, 256).", int_range(16, 512)),
     Variable("CLOUDFOLIO_TRAIN_DEVICE", "train_device", "auto", "`auto` (GPU when present), `cpu` or `cuda`.",
              choice("auto", "cpu", "cuda")),
     Variable("CLOUDFOLIO_TRAIN_BASE_MODEL", "train_base_model", "",
@@ -233,6 +249,10 @@ class Settings:
     port: int
     log_level: str
     log_format: str
+    otlp_endpoint: str
+    otlp_traces_endpoint: str
+    otel_service_name: str
+    appinsights_connection_string: str
     broker_url: str
     broker_connect_timeout: float
     storage: str

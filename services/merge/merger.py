@@ -2,7 +2,8 @@
 
 Records are read in batches of :data:`BATCH_SIZE` in listing order, encoded, written to storage as
 one streamed blob, and their fingerprints fed to an incremental bundle fingerprint. The bundle
-appears atomically when the write completes; readers see the old bundle until then.
+appears atomically when the write completes; readers see the old bundle until then. The streamed
+read-and-write is the merge's ``save_to_cache`` span.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from services.core import tracing
 from services.core.cache import BundleCache, encode_record
 from services.core.crashpoints import crash_point
 from services.core.fingerprints import BundleFingerprint, ContentFingerprint
@@ -56,7 +58,8 @@ def merge_bundle(
 
     # the fingerprint is known only once the stream is consumed; the storage backend asks for the
     # metadata after the last chunk, so body and fingerprint are published together
-    cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
+    with tracing.span(tracing.SAVE_TO_CACHE, username=username):
+        cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
     return MergeResult(
         bundle_fingerprint=digest.hexdigest(),
         repos_count=len(digest),

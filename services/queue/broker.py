@@ -7,7 +7,8 @@
 
 Middleware, in order: ``AgeLimit``, ``TimeLimit`` (every actor sets a ``time_limit`` below
 RabbitMQ's 30-minute consumer timeout), ``ShutdownNotifications``, ``Callbacks``, ``Pipelines``,
-ours (:class:`OutcomeMetrics`, :class:`FinalFailure`, :class:`LogContext`), ``Retries`` (each
+ours (:class:`Tracing` first, so its span encloses the others' work, :class:`OutcomeMetrics`,
+:class:`FinalFailure`, :class:`LogContext`), ``Retries`` (each
 actor states its ``max_retries``; backoff from settings), ``CurrentMessage`` (a step's dispatcher names
 the delivery it runs in), and Dramatiq's ``Prometheus``. Ours sit
 before ``Retries`` because Dramatiq runs ``after_*`` hooks in reverse order: they see Retries'
@@ -40,6 +41,7 @@ from services.queue.middleware.final_failure import FinalFailure
 from services.queue.middleware.log_context import LogContext
 from services.queue.middleware.outcome_metrics import OutcomeMetrics
 from services.queue.middleware.prometheus_bridge import DramatiqMetricsBridge
+from services.queue.middleware.tracing import Tracing
 
 #: RabbitMQ cancels a consumer holding an unacked message for 30 minutes (consumer_timeout);
 #: every actor's time limit stays below this, in milliseconds.
@@ -73,6 +75,7 @@ def build_broker(settings: Settings, registry: CollectorRegistry | None = None) 
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        Tracing(),
         outcomes,
         FinalFailure(),
         LogContext(),

@@ -52,7 +52,9 @@ class Pipeline:
         self.backends = backends
         self.broker_bundle = broker_bundle
         settings = backends.settings
-        self.models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LIVE)
+        backends.observations.bind(broker_bundle.registry)
+        self.models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LIVE,
+                                 backends.observations)
         self.inflight = InflightJobs(backends.jobs)
         self.actors = register_actors(broker_bundle.broker, settings, SyncSteps(backends, self),
                                       MergeSteps(backends, self), TrainSteps(backends, self.models, trainer))

@@ -83,6 +83,10 @@ class SyncSteps:
             listing = self.backends.source.list_repos(username)
             stale = find_stale(listing, cache, username, force=force)
             plan = save_plan(self.backends.storage, job_id, username, StoredPlan.from_stale_plan(stale))
+            # counted once, when the plan is made (a redelivered plan reuses it)
+            observations = self.backends.observations
+            observations.cache("repo", True, username, len(plan.names) - len(plan.stale))
+            observations.cache("repo", False, username, len(plan.stale))
         if not plan.stale:
             self.jobs.set_total(job_id, 0)
             if not force and cache.bundle_fingerprint(username) == plan.expected_fingerprint:

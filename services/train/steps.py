@@ -12,6 +12,7 @@ completed the job); the failure is recorded next to the model (``model_{fp}.fail
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,7 +54,13 @@ class TrainSteps:
             log.warning("no live bundle for %s; nothing to train", username)
             self.models.release_training(username, content_fingerprint)
             return
-        outcome = self.trainer(self.models, username, cached.data)
+        started = time.monotonic()
+        try:
+            outcome = self.trainer(self.models, username, cached.data)
+        except Exception:
+            self.backends.observations.training("failed", time.monotonic() - started)
+            raise
+        self.backends.observations.training(str(outcome.status), time.monotonic() - started)
         self.models.release_training(username, content_fingerprint)
         log.info("training for %s: %s", outcome.fingerprint, outcome.status, extra={"username": username})
 

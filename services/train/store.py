@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from services.core.keys import CacheKeys, Namespace, tenant_metadata
+from services.core.observations import Observations
 from services.core.storage import AlreadyExists, BlobNotFound, PreconditionFailed, StorageBackend
 
 #: Files kept uncompressed in a model archive (float weights; everything else is deflated).
@@ -40,10 +41,13 @@ class ModelStore:
       storage(StorageBackend): where archives and metadata live.
       cache_dir(Path): local folder where downloaded models are unpacked for loading.
       namespace(Namespace): live (queue path) or legacy.
+      observations(Observations | None): where local-cache hits and downloads are reported.
     """
 
-    def __init__(self, storage: StorageBackend, cache_dir: Path, namespace: Namespace = Namespace.LIVE) -> None:
+    def __init__(self, storage: StorageBackend, cache_dir: Path, namespace: Namespace = Namespace.LIVE,
+                 observations: Observations | None = None) -> None:
         self.storage = storage
+        self.observations = observations if observations is not None else Observations()
         self.keys = CacheKeys(namespace)
         self.cache_dir = Path(cache_dir) / namespace.value
 
@@ -126,7 +130,9 @@ class ModelStore:
         """The model unpacked in the local cache (downloaded on first use)."""
         target = self.cache_dir / username / fingerprint
         if (target / "modules.json").exists():
+            self.observations.cache("model", True, username)
             return target
+        self.observations.cache("model", False, username)
         metadata = self.metadata(username, fingerprint)
         if metadata is None:
             raise BlobNotFound(self.keys.model_metadata(username, fingerprint))

@@ -20,6 +20,8 @@ param planQueue string = 'refresh-plan'
 param syncQueue string = 'github-sync'
 param mergeQueue string = 'merge'
 param trainingQueue string = 'training'
+// Telemetry ingestion only (no read access); every process exports its spans with it (docs/OBSERVABILITY.md).
+param appInsightsConnectionString string
 param tags object
 
 var sharedEnv = [
@@ -70,6 +72,10 @@ var sharedEnv = [
   {
     name: 'CLOUDFOLIO_KEYVAULT_URL'
     value: keyVaultUri
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsightsConnectionString
   }
   {
     name: 'CLOUDFOLIO_BROKER_URL'

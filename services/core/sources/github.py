@@ -26,8 +26,7 @@ server work with the same code. The token is only ever sent to the API root's or
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextvars
 import logging
 import random
 import re
@@ -42,6 +41,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from services.core.names import validate_repo_name, validate_username
+from services.core.observations import Observations, token_id
 from services.core.records import RepoDocuments
 from services.core.sources.base import (
     DOCUMENT_PATHS,
@@ -52,6 +52,7 @@ from services.core.sources.base import (
     SourceUnavailable,
     UserNotFound,
 )
+from services.core.sources.contents import decode_content
 from services.core.sources.etags import EtagCache, MemoryEtagCache
 
 log = logging.getLogger("cloudfolio.github")
@@ -80,6 +81,7 @@ class GitHubSource(RepoSource):
       max_concurrency(int): requests of repo fetches in flight at once, over every thread using
         this source. Defaults to 32; 1 fetches a repo's parts one after another.
       etag_cache(EtagCache | None): where ETags live. Defaults to an in-memory cache.
+      observations(Observations | None): where the quota left and ETag hits are reported.
       sleep(callable): the sleep function (tests pass a recorder). Defaults to ``time.sleep``.
       transport(httpx.BaseTransport | None): an httpx transport, for tests.
     """
@@ -99,6 +101,7 @@ class GitHubSource(RepoSource):
         graphql_batch: bool = False,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         etag_cache: EtagCache | None = None,
+        observations: Observations | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -123,6 +126,8 @@ class GitHubSource(RepoSource):
         self.max_rate_limit_wait = max_rate_limit_wait
         self.graphql_batch = graphql_batch
         self.etags = etag_cache if etag_cache is not None else MemoryEtagCache()
+        self.observations = observations if observations is not None else Observations()
+        self._token_id = token_id(token)
         self._sleep = sleep
         #: Requests sent, by outcome, for logs and benchmarks.
         self.stats = {"requests": 0, "not_modified": 0, "retries": 0, "rate_limit_waits": 0}
@@ -190,6 +195,8 @@ class GitHubSource(RepoSource):
                 self._retry(attempt, f"{type(exc).__name__} on {url}")
                 attempt += 1
                 continue
+            self.observations.github_rate_limit(self._token_id, response.headers.get("x-ratelimit-remaining"),
+                                                response.headers.get("x-ratelimit-reset"))
             limit = self._rate_limit_wait(response)
             if limit is not None:
                 wait, kind = limit
@@ -223,7 +230,9 @@ class GitHubSource(RepoSource):
         response = self._send("GET", url, headers=headers)
         if response.status_code == 304 and cached:
             self._count("not_modified")
+            self.observations.cache("github_etag", True, username)
             return cached[1], response.headers
+        self.observations.cache("github_etag", False, username)
         if response.status_code == 404:
             return _NOT_FOUND, None
         self._raise_for_status(response, url)
@@ -321,8 +330,9 @@ class GitHubSource(RepoSource):
             for part, result in zip(parts, results, strict=True):
                 part(result)
             return results
-        futures: list[Future[None]] = [self._pool.submit(part, result) for part, result in zip(parts, results,
-                                                                                                strict=True)]
+        # each part runs in the caller's context, so its GitHub calls are spans of the caller's fetch
+        futures: list[Future[None]] = [self._pool.submit(contextvars.copy_context().run, part, result)
+                                       for part, result in zip(parts, results, strict=True)]
         errors = [future.exception() for future in futures]
         for error in errors:
             if error is not None:
@@ -379,14 +389,3 @@ class GitHubSource(RepoSource):
                 settled.add(field_name)
         return settled
 
-
-def decode_content(content: str, path: str, docs: RepoDocuments) -> str | None:
-    """Decode GitHub's base64 ``content`` (with its embedded newlines) as UTF-8, or warn and skip."""
-    try:
-        raw = base64.b64decode("".join(content.split()), validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        docs.warnings.append(f"{path}: content is not valid base64; skipped")
-    except UnicodeDecodeError:
-        docs.warnings.append(f"{path}: content is not UTF-8 text; skipped")
-    return None

@@ -1,9 +1,9 @@
 """``LogContext``: every log record written while a message is processed names its job and user.
 
 Before an actor runs, the message's ``job_id``, ``username``, ``mode`` and ``repo`` arguments
-(positional or keyword) and the actor's name are set as the log context
-(:func:`services.core.logs.set_log_context`); after it, the context is cleared. It takes no
-parameters.
+(positional or keyword), the actor's name and ``path=queue`` (workers run the queue path) are set
+as the log context (:func:`services.core.logs.set_log_context`); after it, the context is cleared.
+It takes no parameters.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class LogContext(Middleware):
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         arguments = message_arguments(broker, message)
-        context = {"actor": message.actor_name}
+        context = {"actor": message.actor_name, "path": "queue"}
         for name in CONTEXT_ARGUMENTS:
             value = arguments.get(name)
             if name == "repo" and isinstance(value, dict):

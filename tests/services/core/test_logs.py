@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from services.core.logs import JsonFormatter, OneLineConnections, TextFormatter
 
 
@@ -21,6 +23,17 @@ def test_json_logs_carry_username_job_and_path() -> None:
     assert payload["message"] == "routed octocat" and payload["level"] == "info"
     assert (payload["username"], payload["job_id"], payload["path"], payload["bucket"]) == ("octocat", "a" * 32,
                                                                                             "queue", 4198)
+
+
+def test_json_logs_inside_a_span_carry_its_trace_and_span_ids_and_none_outside() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("sync_repo") as span:
+        inside = json.loads(JsonFormatter().format(_record(username="octocat", job_id="a" * 32, path="queue")))
+    outside = json.loads(JsonFormatter().format(_record()))
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert (inside["username"], inside["job_id"], inside["path"]) == ("octocat", "a" * 32, "queue")
+    assert "trace_id" not in outside and "span_id" not in outside
 
 
 def test_text_logs_append_the_context() -> None:

@@ -1,0 +1,99 @@
+"""Where the spans go: the process's OpenTelemetry tracer provider, chosen once from settings.
+
+- ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` set: spans are batched
+  to that OTLP/HTTP collector (Jaeger, Tempo, the OpenTelemetry Collector...); the exporter reads
+  the other standard ``OTEL_EXPORTER_OTLP_*`` variables (headers, timeout, compression) itself.
+- ``APPLICATIONINSIGHTS_CONNECTION_STRING`` set: spans also go to Azure Monitor through the
+  exporter of ``azure-monitor-opentelemetry`` (the router's ``SERVER`` spans become ``requests``
+  rows, their attributes ``customDimensions``). The distro's ``configure_azure_monitor`` is not
+  used: it instruments HTTP libraries globally with full URLs, and ours must be redacted.
+- neither: nothing is installed. The OpenTelemetry API stays a no-op: no span data is created and
+  nothing is sent anywhere.
+
+When a provider is installed, outgoing httpx calls (GitHub, the legacy app, Key Vault's double)
+get ``CLIENT`` spans that carry the trace on to the callee, with credentials in query strings
+redacted in ``url.full`` / ``http.url``, and Azure SDK calls (Blob storage, Key Vault) their own
+spans. Sampling follows ``OTEL_TRACES_SAMPLER`` (default: parent-based, always on).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from services.core.redaction import redact_text
+from services.core.settings import Settings
+
+log = logging.getLogger("cloudfolio.telemetry")
+
+#: URL attributes of the httpx instrumentation (old and stable semantic conventions) that are redacted.
+URL_ATTRIBUTES = ("http.url", "url.full")
+
+_configured: list[Any] = []  # the installed provider, once per process
+
+
+def exporters_of(settings: Settings) -> list[str]:
+    """Which exporters the settings ask for (``otlp``, ``azure-monitor``); empty: tracing off."""
+    chosen = []
+    if settings.otlp_traces_endpoint or settings.otlp_endpoint:
+        chosen.append("otlp")
+    if settings.appinsights_connection_string:
+        chosen.append("azure-monitor")
+    return chosen
+
+
+def configure_telemetry(settings: Settings, role: str) -> list[str]:
+    """Install the tracer provider the settings ask for (once per process); return the exporters."""
+    chosen = exporters_of(settings)
+    if not chosen or _configured:
+        return chosen
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({SERVICE_NAME: settings.otel_service_name or f"cloudfolio-{role}"})
+    provider = TracerProvider(resource=resource)
+    if "otlp" in chosen:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otlp_traces_endpoint or settings.otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    if "azure-monitor" in chosen:
+        from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+
+        exporter = AzureMonitorTraceExporter(connection_string=settings.appinsights_connection_string,
+                                             disable_offline_storage=True)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _configured.append(provider)
+    _instrument_clients()
+    log.info("tracing to %s as %s", " and ".join(chosen), resource.attributes.get(SERVICE_NAME))
+    return chosen
+
+
+def redact_span_urls(span: Any, _request: Any = None, *_rest: Any) -> None:
+    """httpx instrumentation hook: mask credentials (``code=``, ``sig=``, ``token=``...) in URL attributes."""
+    attributes = getattr(span, "attributes", None) or {}
+    for name in URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            span.set_attribute(name, redact_text(value))
+
+
+def _instrument_clients() -> None:
+    from azure.core.settings import settings as azure_settings
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor().instrument(request_hook=redact_span_urls, async_request_hook=_async_redact)
+    azure_settings.tracing_implementation = "opentelemetry"
+
+
+async def _async_redact(span: Any, request: Any) -> None:
+    redact_span_urls(span, request)
+
+
+def shutdown_telemetry() -> None:
+    """Flush and stop the provider (a process's last spans are exported before it exits)."""
+    for provider in _configured:
+        provider.shutdown()

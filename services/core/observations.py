@@ -1,0 +1,98 @@
+"""Operational metrics of the domain: cache hits and misses, GitHub's quota, training runs, job durations.
+
+The domain objects of one process share one :class:`Observations` (on
+:class:`~services.core.backends.Backends`); it records nothing until the composition binds it to the
+process's Prometheus registry (:meth:`Observations.bind`), so a domain object used alone (a test, a
+one-shot command) costs nothing. Names and labels:
+
+- ``cloudfolio_cache_lookups_total{cache, outcome, user_bucket}``: ``cache`` is ``bundle`` (a bundle
+  read found a stored bundle), ``repo`` (a plan reused a repo's record instead of re-syncing it),
+  ``model`` (a search found the model unpacked locally instead of downloading it) or ``github_etag``
+  (GitHub answered 304 to a conditional request); ``outcome`` is ``hit`` or ``miss``;
+- ``github_rate_limit_remaining{token}`` and ``github_rate_limit_reset_timestamp_seconds{token}``:
+  from GitHub's ``X-RateLimit-*`` headers; ``token`` is ``anonymous`` or ``sha256:`` and the first 8
+  hex digits of the token's SHA-256 (never the token);
+- ``training_runs_total{outcome}`` and ``training_duration_seconds{outcome}``: ``trained``,
+  ``exists``, ``too_few_documents``, ``failed``...;
+- ``job_duration_seconds{path, outcome}``: a refresh job from creation to its end, counted once.
+
+Cardinality: users are never a label. ``user_bucket`` is a stable hash bucket (:func:`user_bucket`,
+32 buckets, the same on every replica), so a user's hit rate is read from their bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: Number of ``user_bucket`` values.
+USER_BUCKETS = 32
+CACHES = ("bundle", "repo", "model", "github_etag")
+
+
+def user_bucket(username: str) -> str:
+    """The user's bucket: the first 8 hex digits of SHA-256 of the lowercased name, modulo 32, as two digits."""
+    digest = hashlib.sha256(username.lower().encode()).hexdigest()
+    return f"{int(digest[:8], 16) % USER_BUCKETS:02d}"
+
+
+def token_id(token: str | None) -> str:
+    """What a GitHub token is called in metrics: never the token itself."""
+    if not token:
+        return "anonymous"
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.cache = Counter("cloudfolio_cache_lookups_total", "Cache lookups by cache, outcome and user bucket.",
+                             ["cache", "outcome", "user_bucket"], registry=registry)
+        self.remaining = Gauge("github_rate_limit_remaining", "GitHub requests left in the window, per token.",
+                               ["token"], registry=registry)
+        self.reset = Gauge("github_rate_limit_reset_timestamp_seconds", "When GitHub's window resets (Unix time).",
+                           ["token"], registry=registry)
+        self.training = Counter("training_runs_total", "Training runs by outcome.", ["outcome"], registry=registry)
+        self.training_seconds = Histogram("training_duration_seconds", "Training run duration.", ["outcome"],
+                                          registry=registry, buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1500))
+        self.jobs = Histogram("job_duration_seconds", "Refresh job duration, created to finished.", ["path", "outcome"],
+                              registry=registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
+
+
+class Observations:
+    """Where domain objects report; a no-op until :meth:`bind`."""
+
+    def __init__(self) -> None:
+        self._metrics: _Metrics | None = None
+        self._lock = threading.Lock()
+
+    def bind(self, registry: CollectorRegistry) -> None:
+        """Record into ``registry`` from now on (the first registry wins; later calls do nothing)."""
+        with self._lock:
+            if self._metrics is None:
+                self._metrics = _Metrics(registry)
+
+    def cache(self, cache: str, hit: bool, username: str, count: int = 1) -> None:
+        if self._metrics is not None and count > 0:
+            self._metrics.cache.labels(cache, "hit" if hit else "miss", user_bucket(username)).inc(count)
+
+    def github_rate_limit(self, token: str, remaining: str | None, reset: str | None) -> None:
+        if self._metrics is None:
+            return
+        try:
+            if remaining is not None:
+                self._metrics.remaining.labels(token).set(float(remaining))
+            if reset is not None:
+                self._metrics.reset.labels(token).set(float(reset))
+        except ValueError:  # a malformed header is GitHub's problem, not a reason to fail a sync
+            return
+
+    def training(self, outcome: str, seconds: float) -> None:
+        if self._metrics is not None:
+            self._metrics.training.labels(outcome).inc()
+            self._metrics.training_seconds.labels(outcome).observe(seconds)
+
+    def job_finished(self, path: str, outcome: str, seconds: float) -> None:
+        if self._metrics is not None:
+            self._metrics.jobs.labels(path, outcome).observe(seconds)
