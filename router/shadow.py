@@ -8,14 +8,15 @@ usual and a copy is started on the other path in the background: the queue path 
   a detached task, and every error stays inside it;
 - is bounded: at most ``max_concurrency`` mirrors run at once; beyond that a mirror is dropped
   and counted (``shadow_mirrors_total{outcome="dropped"}``), never queued;
-- waits for both runs (at most ``timeout`` seconds), compares bundle fingerprints, and on a
-  mismatch names the repos that differ (changed fingerprint, or present on one side only).
+- waits for both runs (at most ``timeout`` seconds), compares bundle fingerprints, and when they
+  differ names the repos that differ and tells a source change between the two fetches from a
+  divergence on the same revision (:func:`rollout.comparison.judge`).
 
-Verdicts (:class:`rollout.comparison.ShadowVerdict`): ``match``, ``mismatch``, ``timeout``,
-``shadow_error``, ``primary_error``. Each
+Verdicts (:class:`rollout.comparison.ShadowVerdict`): ``match``, ``source_changed``, ``divergence``,
+``timeout``, ``shadow_error``, ``primary_error``. Each
 comparison is kept in memory (the latest 200, for ``GET /admin/shadow``), written to storage under
 ``shadow-comparisons/``, counted in ``shadow_comparisons_total{verdict, primary_path}``, and a
-mismatch is logged as a warning with its diff.
+divergence is logged as a warning with its diff (a source change at info, naming its repos).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 from opentelemetry.context import Context
 from starlette.concurrency import run_in_threadpool
 
-from rollout.comparison import ShadowVerdict, diff_fingerprints
+from rollout.comparison import ShadowVerdict, judge
 from router.metrics import RouterMetrics
 from router.paths import PathFailed, Run
 from services.core import tracing
@@ -149,15 +150,19 @@ class ShadowMirror:
         if primary_result.bundle_fingerprint == shadow_result.bundle_fingerprint:
             comparison.verdict = ShadowVerdict.MATCH
         else:
-            comparison.verdict = ShadowVerdict.MISMATCH
-            comparison.diff = diff_fingerprints(primary_result.fingerprints, shadow_result.fingerprints)
+            comparison.verdict, comparison.diff = judge(primary_result.fingerprints, shadow_result.fingerprints,
+                                                        primary_result.revisions, shadow_result.revisions)
 
     async def _publish(self, comparison: Comparison) -> None:
         self.recent.append(comparison)
         self.metrics.shadow.labels(comparison.verdict, comparison.primary_path).inc()
         extra = {"username": comparison.username, "path": comparison.primary_path}
-        if comparison.verdict == ShadowVerdict.MISMATCH:
-            log.warning("shadow mismatch for %s: %s", comparison.username, json.dumps(comparison.diff), extra=extra)
+        if comparison.verdict == ShadowVerdict.DIVERGENCE:
+            log.warning("shadow divergence for %s: %s", comparison.username, json.dumps(comparison.diff), extra=extra)
+        elif comparison.verdict == ShadowVerdict.SOURCE_CHANGED:
+            log.info("shadow comparison source_changed for %s: %s", comparison.username,
+                     json.dumps(comparison.diff["source_changed"] + comparison.diff["only_primary"]
+                                + comparison.diff["only_shadow"]), extra=extra)
         else:
             log.info("shadow comparison %s for %s", comparison.verdict, comparison.username, extra=extra)
         key = f"shadow-comparisons/{comparison.at[:10]}/{comparison.comparison_id}.json"

@@ -76,7 +76,7 @@ def test_legacy_primary_with_queue_shadow_records_a_match(github: FakeGitHub, se
     assert bundle["path"] == "legacy" and bundle["fingerprint"] == expected
 
 
-def test_a_repo_changed_between_the_two_fetches_is_a_mismatch_naming_it(
+def test_a_repo_pushed_between_the_two_fetches_is_a_source_change_not_a_divergence(
     github: FakeGitHub, services: dict[str, Any]
 ) -> None:
     username = f"mm{uuid.uuid4().hex[:8]}"
@@ -85,7 +85,24 @@ def test_a_repo_changed_between_the_two_fetches_is_a_mismatch_naming_it(
     github.mutate_after_listings(username, 1, "repo-0005", "2026-03-03T00:00:00Z")
     refresh_and_wait(services["router"], username)
     [comparison] = comparisons(services["router"], 1)
-    assert comparison["verdict"] == "mismatch", comparison
-    assert comparison["diff"] == {"changed": ["repo-0005"], "only_primary": [], "only_shadow": []}
+    assert comparison["verdict"] == "source_changed", comparison
+    assert comparison["diff"] == {"changed": ["repo-0005"], "only_primary": [], "only_shadow": [],
+                                  "source_changed": ["repo-0005"], "divergent": []}
     metrics = httpx.get(f"{services['router']}/metrics").text
-    assert 'shadow_comparisons_total{primary_path="legacy",verdict="mismatch"} 1.0' in metrics
+    assert 'shadow_comparisons_total{primary_path="legacy",verdict="source_changed"} 1.0' in metrics
+    assert 'verdict="divergence"' not in metrics
+
+
+def test_records_that_differ_at_the_same_revision_are_a_divergence_naming_the_repo(
+    github: FakeGitHub, services: dict[str, Any]
+) -> None:
+    username = f"dv{uuid.uuid4().hex[:8]}"
+    github.add_generated_user(username, 8)
+    # the second listing reports another size for repo-0003 with no push: same revision, different record
+    github.mutate_after_listings(username, 1, "repo-0003", size=9999)
+    refresh_and_wait(services["router"], username)
+    [comparison] = comparisons(services["router"], 1)
+    assert comparison["verdict"] == "divergence", comparison
+    assert comparison["diff"]["divergent"] == ["repo-0003"] and comparison["diff"]["source_changed"] == []
+    metrics = httpx.get(f"{services['router']}/metrics").text
+    assert 'shadow_comparisons_total{primary_path="legacy",verdict="divergence"} 1.0' in metrics

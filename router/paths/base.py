@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollout.comparison import revision_of
 from services.core.jobs import Job, JobStatus
 from services.core.records import record_name
 
@@ -54,6 +55,12 @@ class RunResult:
     fingerprints: dict[str, str]
     bundle_fingerprint: str
     seconds: float
+    revisions: dict[str, str] = field(default_factory=dict)  # {repo: the source revision it was built from}
+
+    @classmethod
+    def of(cls, records: Any, bundle_fingerprint: str, seconds: float) -> RunResult:
+        """The result of a run that produced ``records`` (a list of records; anything else: empty)."""
+        return cls(fingerprints_of(records), bundle_fingerprint, seconds, revisions_of(records))
 
 
 def fingerprints_of(records: Any) -> dict[str, str]:
@@ -63,6 +70,12 @@ def fingerprints_of(records: Any) -> dict[str, str]:
         if isinstance(record, dict) and record_name(record):
             result[record_name(record)] = record.get("fingerprint", "")
     return result
+
+
+def revisions_of(records: Any) -> dict[str, str]:
+    """``{repo: source revision}`` of a list of records (:func:`rollout.comparison.revision_of`)."""
+    return {record_name(r): revision_of(r) for r in records if isinstance(r, dict) and record_name(r)} \
+        if isinstance(records, list) else {}
 
 
 def job_seconds(job: Job) -> float | None:

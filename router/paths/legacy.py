@@ -16,7 +16,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from router.legacy_client import LegacyClient, LegacyStatus
-from router.paths.base import CachedBundle, PathFailed, Run, RunResult, fingerprints_of, job_seconds, status_view
+from router.paths.base import CachedBundle, PathFailed, Run, RunResult, job_seconds, status_view
 from services.core.fingerprints import bundle_fingerprint_of_records
 from services.core.jobs import Job, JobStatus, JobStore
 from services.core.keys import Namespace
@@ -117,7 +117,7 @@ class LegacyPath:
         if run.job is None:
             code, body = await self.client.get_bundle(run.username)
             records = body.get("data", []) if code == 200 else []
-            return RunResult(fingerprints_of(records), bundle_fingerprint_of_records(records), 0.0)
+            return RunResult.of(records, bundle_fingerprint_of_records(records), 0.0)
         deadline = time.monotonic() + timeout
         job = run.job
         while True:
@@ -129,7 +129,7 @@ class LegacyPath:
                     _code, body = await self.client.get_bundle(run.username)
                     output = body.get("data", [])
                 seconds = job.extra.get("legacy_seconds") or job_seconds(job) or 0.0
-                return RunResult(fingerprints_of(output), bundle_fingerprint_of_records(output), seconds)
+                return RunResult.of(output, bundle_fingerprint_of_records(output), seconds)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"legacy instance {job.extra['instance_id']} unfinished after {timeout:.0f}s")
             pause = job.extra.get("retry_after") or self.poll_interval

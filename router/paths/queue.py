@@ -30,7 +30,6 @@ from router.paths.base import (
     PathFailed,
     Run,
     RunResult,
-    fingerprints_of,
     job_seconds,
     record_view,
     status_view,
@@ -115,7 +114,7 @@ class QueuePath:
             namespace, seconds = Namespace(job.mode), job_seconds(job) or 0.0
         cached = await run_in_threadpool(self.pipeline.backends.cache(namespace).load_bundle, run.username)
         records = cached.data if cached is not None else []
-        return RunResult(fingerprints_of(records), bundle_fingerprint_of_records(records), seconds)
+        return RunResult.of(records, bundle_fingerprint_of_records(records), seconds)
 
     async def bundle(self, username: str) -> tuple[int, dict[str, Any]]:
         cached = await run_in_threadpool(self.pipeline.backends.cache(Namespace.LIVE).load_bundle, username)

@@ -1,12 +1,30 @@
-"""The comparison rule: which repos differ between the primary and the shadow bundle."""
+"""The noise floor: a difference at two source revisions is noise, at one revision a divergence."""
 
 from __future__ import annotations
 
-from rollout.comparison import diff_fingerprints
+from rollout.comparison import COUNTED, ShadowVerdict, judge, revision_of
 
 
-def test_diff_names_changed_and_one_sided_repos() -> None:
-    primary = {"a": "1", "b": "2", "c": "3"}
-    shadow = {"a": "1", "b": "9", "d": "4"}
-    assert diff_fingerprints(primary, shadow) == {"changed": ["b"], "only_primary": ["c"], "only_shadow": ["d"]}
-    assert diff_fingerprints(primary, primary) == {"changed": [], "only_primary": [], "only_shadow": []}
+def record(pushed_at: str, updated_at: str | None = None) -> dict:
+    return {"name": "r", "metadata": {"pushed_at": pushed_at, "updated_at": updated_at or pushed_at}}
+
+
+def test_the_revision_is_what_the_path_read_of_pushed_at_and_updated_at() -> None:
+    assert revision_of(record("2025-01-01T00:00:00Z")) == "2025-01-01T00:00:00Z|2025-01-01T00:00:00Z"
+    assert revision_of(record("a", "b")) != revision_of(record("a", "c")), "an edit without a push is a revision"
+    assert revision_of({"name": "r"}) == "|" and revision_of({"metadata": "junk"}) == "|"
+
+
+def test_differences_at_different_revisions_are_source_changes_and_never_counted() -> None:
+    verdict, diff = judge({"a": "1", "b": "2", "gone": "3"}, {"a": "1", "b": "9", "new": "4"},
+                          {"a": "x", "b": "rev1", "gone": "x"}, {"a": "x", "b": "rev2", "new": "y"})
+    assert verdict is ShadowVerdict.SOURCE_CHANGED and verdict not in COUNTED
+    assert diff == {"changed": ["b"], "only_primary": ["gone"], "only_shadow": ["new"], "divergent": [],
+                    "source_changed": ["b"]}
+
+
+def test_one_repo_different_at_the_same_revision_makes_the_comparison_a_divergence() -> None:
+    verdict, diff = judge({"a": "1", "b": "2"}, {"a": "7", "b": "9"}, {"a": "same", "b": "rev1"},
+                          {"a": "same", "b": "rev2"})
+    assert verdict is ShadowVerdict.DIVERGENCE and verdict in COUNTED
+    assert diff["divergent"] == ["a"] and diff["source_changed"] == ["b"]

@@ -66,7 +66,7 @@ class FakeGitHub:
         self.rate_limit_remaining = 5000
         self.lock = threading.Lock()
         self.listings: dict[str, int] = {}
-        self.mutations: list[tuple[str, int, str, str]] = []  # (user, after n listings, repo, pushed_at)
+        self.mutations: list[tuple[str, int, str, dict[str, Any]]] = []  # (user, after n listings, repo, fields)
         self.base_url = ""
 
     # -- portfolio set-up --------------------------------------------------------------------
@@ -113,18 +113,21 @@ class FakeGitHub:
     def repo(self, username: str, name: str) -> FakeRepo:
         return self.users[username][name]
 
-    def mutate_after_listings(self, username: str, listings: int, repo: str, pushed_at: str) -> None:
-        """After the user's repos were listed ``listings`` times, simulate a push to ``repo``."""
+    def mutate_after_listings(self, username: str, listings: int, repo: str, pushed_at: str | None = None,
+                              **fields: Any) -> None:
+        """After the user's repos were listed ``listings`` times, simulate a push to ``repo`` (``pushed_at``),
+        or change other metadata ``fields`` with no push (``pushed_at`` and ``updated_at`` kept)."""
+        changes = {"pushed_at": pushed_at, "updated_at": pushed_at} if pushed_at else {}
         with self.lock:
-            self.mutations.append((username, listings, repo, pushed_at))
+            self.mutations.append((username, listings, repo, {**changes, **fields}))
 
     def listed(self, username: str) -> None:
-        """Count a complete listing of the user and apply any push due after it."""
+        """Count a complete listing of the user and apply any change due after it."""
         with self.lock:
             self.listings[username] = self.listings.get(username, 0) + 1
             due = [m for m in self.mutations if m[0] == username and m[1] == self.listings[username]]
-        for _user, _n, repo, pushed_at in due:
-            self.touch(username, repo, pushed_at)
+            for _user, _n, repo, fields in due:
+                self.users[username][repo].meta.update(fields)
 
     def touch(self, username: str, name: str, pushed_at: str) -> None:
         """Simulate a push: change pushed_at and updated_at (the fingerprint changes)."""

@@ -1,4 +1,4 @@
-// Alerts: queue-path error rate (calls the rollback runbook), dead-letter growth, shadow mismatches.
+// Alerts: queue-path error rate (calls the rollback runbook), dead-letter growth, shadow divergences.
 param location string
 param namePrefix string
 param appInsightsId string
@@ -152,11 +152,12 @@ resource deadLetters 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
   }
 }
 
-// The router logs one JSON line per shadow comparison: "shadow mismatch ..." or "shadow comparison <verdict> ...".
+// The router logs one JSON line per shadow comparison: "shadow divergence ..." or "shadow comparison <verdict> ..."
+// (source_changed, a push between the two fetches, is noise: compared, never counted as a divergence).
 var mismatchQuery = '''
 ContainerAppConsoleLogs_CL
 | where Log_s has "cloudfolio.shadow"
-| summarize compared = countif(Log_s has "shadow comparison" or Log_s has "shadow mismatch"), mismatched = countif(Log_s has "shadow mismatch")
+| summarize compared = countif(Log_s has "shadow comparison" or Log_s has "shadow divergence"), mismatched = countif(Log_s has "shadow divergence")
 | where compared >= 10
 | extend MismatchRate = 100.0 * mismatched / compared
 '''
@@ -167,7 +168,7 @@ resource mismatches 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' 
   tags: tags
   properties: {
     displayName: 'CloudFolio shadow mismatch rate'
-    description: 'More than 1 % of shadow comparisons mismatch over 30 minutes: do not raise the rollout; see GET /admin/shadow.'
+    description: 'More than 1 % of shadow comparisons diverge (same source revision, different records) over 30 minutes: do not raise the rollout; see GET /admin/shadow.'
     severity: 2
     enabled: true
     scopes: [
