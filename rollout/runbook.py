@@ -8,7 +8,8 @@ flip (the flags are written first). ``dry_run`` reports what it would do and wri
 The same code runs from the CLI (``cloudfolio rollout rollback``, ``rollout watch``) and from
 Azure: an Azure Monitor alert calls the Automation webhook with the common alert schema, and the
 PowerShell runbook hands the payload to ``cloudfolio rollout rollback --alert -`` (see
-docs/ROLLBACK-PLAYBOOK.md). :func:`parse_common_alert` accepts only that schema.
+docs/ROLLBACK-PLAYBOOK.md). :func:`parse_common_alert` accepts only that schema, and
+:func:`check_alert_rule` only alerts of the configured rules (``CLOUDFOLIO_ALERT_RULES``).
 
 While locked, nothing automatic raises the percentage: :func:`rollout.changes.set_flags` (the
 admin API, ``rollout set``) refuses a raise until a human runs ``rollout reenable --reason ...``.
@@ -16,6 +17,7 @@ admin API, ``rollout set``) refuses a raise until a human runs ``rollout reenabl
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,22 @@ from services.core.errors import InvalidInput
 
 class InvalidAlert(InvalidInput):
     """A webhook body that is not an Azure Monitor common-alert-schema alert."""
+
+
+class AlertNotAllowed(InvalidAlert):
+    """An alert from a rule that is not on the allow-list (``CLOUDFOLIO_ALERT_RULES``)."""
+
+
+def check_alert_rule(payload: Any, allowed: str) -> None:
+    """Raise :class:`AlertNotAllowed` unless the alert's rule (``essentials.alertRule``, or its
+    ``originAlertId``) matches one of the comma-separated globs in ``allowed``."""
+    essentials = ((payload.get("data") or {}).get("essentials") or {}) if isinstance(payload, dict) else {}
+    names = [str(essentials.get(key)) for key in ("alertRule", "originAlertId") if essentials.get(key)]
+    patterns = [p.strip() for p in allowed.split(",") if p.strip()]
+    if not any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in patterns):
+        shown = names[0] if names else "(no rule named)"
+        raise AlertNotAllowed(f"alert rule {shown!r} is not in CLOUDFOLIO_ALERT_RULES ({allowed or 'empty'}); "
+                              "nothing changed")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -21,10 +22,19 @@ from rollout.changes import FlagChanges, RolloutLocked, set_flags
 from rollout.factory import make_flag_store
 from rollout.flags import parse_flags
 from rollout.notify import WebhookNotifier
-from rollout.runbook import InvalidAlert, RollbackReason, parse_common_alert, reenable, rollback
+from rollout.runbook import (
+    InvalidAlert,
+    RollbackReason,
+    check_alert_rule,
+    parse_common_alert,
+    reenable,
+    rollback,
+)
 from rollout.stores import FlagStore
 from rollout.watch import Watcher
 from services.core.settings import Settings
+
+log = logging.getLogger("cloudfolio.rollout")
 
 
 def _store(args: argparse.Namespace) -> tuple[Settings, FlagStore]:
@@ -68,8 +78,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     if args.alert:
         try:
             text = sys.stdin.read() if args.alert == "-" else Path(args.alert).read_text("utf-8")
-            reason = parse_common_alert(json.loads(text))
+            payload = json.loads(text)
+            reason = parse_common_alert(payload)
+            check_alert_rule(payload, settings.alert_rules)
         except (InvalidAlert, ValueError) as exc:
+            log.warning("rollback alert refused: %s", exc)
             print(f"refused: {exc}", file=sys.stderr)
             return RET_USAGE
         if reason is None:
@@ -141,7 +154,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     back = add("rollback", cmd_rollback, "roll back now: 0 %% to the queue path, locked, notified",
                "The runbook's one action: QUEUE-TRAFFIC-PCT=0, ROLLOUT-LOCK set with the reason, notification "
                "to CLOUDFOLIO_NOTIFY_WEBHOOK_URL. Idempotent. --alert takes an Azure Monitor common-alert-schema "
-               "body (a file, or - for stdin); anything else is refused, a Resolved alert is ignored.")
+               "body (a file, or - for stdin); anything else, or an alert from a rule not in CLOUDFOLIO_ALERT_RULES, "
+               "is refused with exit code 2 and changes nothing; a Resolved alert is ignored.")
     reason = back.add_mutually_exclusive_group(required=True)
     reason.add_argument("--reason", help="why, for a manual rollback")
     reason.add_argument("--alert", help="common-alert-schema JSON file, or - for stdin")

@@ -232,6 +232,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Fewer queue-path requests in the window is `unknown`, never a rollback.", int_range(1, 10**9)),
     Variable("CLOUDFOLIO_ALERT_INTERVAL", "alert_interval", "15", "Seconds between scrapes of `rollout watch`.",
              float_range(0.1, 3600)),
+    Variable("CLOUDFOLIO_ALERT_RULES", "alert_rules", "*-queue-error-rate",
+             "Comma-separated alert rule names or IDs (`*` globs) whose alerts `rollout rollback --alert` acts on; "
+             "an alert from any other rule is refused (exit 2), logged, and changes nothing. The default matches "
+             "the rule infra/bicep deploys (`<prefix>-queue-error-rate`).", as_text),
     Variable("CLOUDFOLIO_NOTIFY_WEBHOOK_URL", "notify_webhook_url", "",
              "Slack- or Teams-compatible incoming webhook for rollback notifications; empty sends none.",
              url_of("https", "http"), secret=True),
@@ -328,6 +332,7 @@ class Settings:
     alert_threshold: float
     alert_min_requests: int
     alert_interval: float
+    alert_rules: str
     notify_webhook_url: str
     notify_style: str
 

@@ -14,8 +14,10 @@ from rollout.alerts import ErrorRateEvaluator
 from rollout.changes import FlagChanges, RolloutLocked, set_flags
 from rollout.notify import WebhookNotifier
 from rollout.runbook import (
+    AlertNotAllowed,
     InvalidAlert,
     RollbackReason,
+    check_alert_rule,
     parse_common_alert,
     reenable,
     rollback,
@@ -102,8 +104,17 @@ def test_anything_else_is_refused(payload: object) -> None:
         parse_common_alert(payload)
 
 
-def _cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
+def test_only_alerts_of_the_configured_rules_are_acted_on() -> None:
+    fired = json.loads((FIXTURES / "alert-fired.json").read_text())
+    check_alert_rule(fired, "*-queue-error-rate")
+    check_alert_rule(fired, "other, cloudfolio-queue-error-rate")
+    for allowed in ("", "cloudfolio-dead-letters", "*-shadow-mismatch"):
+        with pytest.raises(AlertNotAllowed, match="cloudfolio-queue-error-rate"):
+            check_alert_rule(fired, allowed)
+
+
+def _cli(tmp_path: Path, *args: str, stdin: str = "", **settings: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")} | settings
     return subprocess.run([sys.executable, "-m", "cloudfolio", "rollout", *args, "--data-dir", str(tmp_path)],
                           input=stdin, capture_output=True, text=True, env=env, timeout=60)
 
@@ -120,6 +131,16 @@ def test_cli_rollback_from_an_alert_on_stdin_and_garbage_refused(tmp_path: Path)
     assert status["flags"]["percentage"] == 0 and status["flags"]["locked"] is True
     refused = _cli(tmp_path, "set", "60", "--reason", "automatic raise")
     assert refused.returncode == 1 and "locked" in refused.stderr
+
+
+def test_cli_refuses_an_alert_of_another_rule_and_changes_nothing(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "set", "40", "--reason", "start").returncode == 0
+    foreign = _cli(tmp_path, "rollback", "--alert", "-", stdin=(FIXTURES / "alert-fired.json").read_text(),
+                   CLOUDFOLIO_ALERT_RULES="prod-queue-error-rate")
+    assert foreign.returncode == 2 and "not in CLOUDFOLIO_ALERT_RULES" in foreign.stderr
+    assert "rollback alert refused" in foreign.stderr, "the refusal is logged"
+    status = json.loads(_cli(tmp_path, "status").stdout)
+    assert status["flags"]["percentage"] == 40 and status["flags"]["locked"] is False
 
 
 def test_watch_once_keeps_its_samples_between_runs(store: FileFlagStore, tmp_path: Path) -> None:

@@ -693,6 +693,11 @@ resource rollbackJob 'Microsoft.App/jobs@2024-03-01' = {
               value: keyVaultUri
             }
             {
+              // only the error-rate rule of alerts.bicep may roll back
+              name: 'CLOUDFOLIO_ALERT_RULES'
+              value: '${namePrefix}-queue-error-rate'
+            }
+            {
               name: 'AZURE_CLIENT_ID'
               value: identities.rollback.clientId
             }
