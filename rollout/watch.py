@@ -65,9 +65,14 @@ class Watcher:
 
     def run(self, interval: float, stop: threading.Event, report: Callable[[Verdict, RollbackResult | None], None],
             iterations: int | None = None) -> None:
-        done = 0
-        while not stop.is_set() and (iterations is None or done < iterations):
-            report(*self.step())
-            done += 1
-            if iterations is None or done < iterations:  # no wait after the last evaluation (--once)
-                stop.wait(interval)
+        run_every(interval, stop, lambda: report(*self.step()), iterations)
+
+
+def run_every(interval: float, stop: threading.Event, step: Callable[[], None], iterations: int | None = None) -> None:
+    """Call ``step`` every ``interval`` seconds until ``stop`` is set (or ``iterations`` calls)."""
+    done = 0
+    while not stop.is_set() and (iterations is None or done < iterations):
+        step()
+        done += 1
+        if iterations is None or done < iterations:  # no wait after the last evaluation (--once)
+            stop.wait(interval)

@@ -92,7 +92,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                           "shadow_sample_pct": {"type": "number"}, "stickiness": {"enum": ["sticky", "random"]},
                           "locked": {"type": "boolean"}, "lock": _STR_OR_NULL,
                           "errors": {"type": "array", "items": _STR}}),
-        "store": _STR, "ttl_seconds": {"type": "number"}}),
+        "store": _STR, "ttl_seconds": {"type": "number"},
+        "plan": {"type": "object", "description": "the rollout plan's stage (`cloudfolio rollout plan`): status, "
+                 "step (0-based), entered_at, the last analysis with every gate's result",
+                 "properties": {"status": {"enum": ["not_started", "running", "paused", "awaiting_confirmation",
+                                                    "completed", "aborted", "rolled_back"]},
+                                "step": {"type": "integer"}, "last": {"type": "object"}}}}),
     "RolloutChange": {
         "type": "object", "additionalProperties": False, "required": ["reason"], "minProperties": 2,
         "properties": {"percentage": {"type": "number", "minimum": 0, "maximum": 100},

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cloudfolio.cli import rollout_plan
 from cloudfolio.cli.common import add_data_dir, human, load_settings
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
 from rollout.alerts import ErrorRateEvaluator
@@ -22,6 +23,7 @@ from rollout.changes import FlagChanges, RolloutLocked, set_flags
 from rollout.factory import make_flag_store
 from rollout.flags import parse_flags
 from rollout.notify import WebhookNotifier
+from rollout.plan import InvalidPlan
 from rollout.runbook import (
     InvalidAlert,
     RollbackReason,
@@ -31,7 +33,7 @@ from rollout.runbook import (
     rollback,
 )
 from rollout.stores import FlagStore
-from rollout.watch import Watcher
+from rollout.watch import Watcher, run_every
 from services.core.settings import Settings
 
 log = logging.getLogger("cloudfolio.rollout")
@@ -47,10 +49,15 @@ def _notifier(settings: Settings) -> WebhookNotifier | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _settings, store = _store(args)
+    settings, store = _store(args)
     raw = store.read()
     flags, problems = parse_flags(raw)
-    print(json.dumps({"store": store.name, "flags": flags.as_dict(), "raw": raw, "problems": problems}, indent=2))
+    try:
+        plan: Any = rollout_plan.plan_view(rollout_plan.build_progression(settings, store))
+    except InvalidPlan as exc:
+        plan = {"error": str(exc)}
+    print(json.dumps({"store": store.name, "flags": flags.as_dict(), "plan": plan, "raw": raw, "problems": problems},
+                     indent=2))
     return RET_OK
 
 
@@ -116,14 +123,28 @@ def cmd_watch(args: argparse.Namespace) -> int:
         state_path=settings.data_path / "alert-state.json" if args.once else None,
     )
 
+    try:
+        progression = rollout_plan.build_progression(settings, store)
+    except InvalidPlan as exc:
+        print(str(exc), file=sys.stderr)
+        return RET_USAGE
+
     def report(verdict: Any, result: Any) -> None:
         print(json.dumps({"verdict": verdict.as_dict(), "rollback": result.as_dict() if result else None}),
               flush=True)
 
+    def step() -> None:
+        # an active plan decides (promote, hold, pause, roll back); without one, the error-rate watcher
+        outcome = None if args.dry_run else rollout_plan.evaluate_plan(progression)
+        if outcome is not None:
+            print(json.dumps(outcome), flush=True)
+        else:
+            report(*watcher.step())
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    watcher.run(settings.alert_interval, stop, report, iterations=1 if args.once else args.iterations)
+    run_every(settings.alert_interval, stop, step, iterations=1 if args.once else args.iterations)
     return RET_OK
 
 
@@ -167,7 +188,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                 "Scrape CLOUDFOLIO_ROUTER_METRICS_URLS every CLOUDFOLIO_ALERT_INTERVAL seconds; when the queue "
                 "path's error rate over CLOUDFOLIO_ALERT_WINDOW exceeds CLOUDFOLIO_ALERT_THRESHOLD with at least "
                 "CLOUDFOLIO_ALERT_MIN_REQUESTS requests, run the rollback. No data or too few requests is "
-                "'unknown': never healthy, never a rollback. Prints one JSON verdict per evaluation.")
+                "'unknown': never healthy, never a rollback. While a rollout plan is active (`rollout plan start`), "
+                "each evaluation runs the plan instead: its gates against the legacy baseline decide promote, hold, "
+                "pause or roll back. Prints one JSON line per evaluation.")
     watch.add_argument("--once", action="store_true", help="evaluate once and exit (cron); samples persist")
+    rollout_plan.register(actions)
     watch.add_argument("--dry-run", action="store_true", help="report rollbacks without doing them")
     watch.add_argument("--iterations", type=int, help=argparse.SUPPRESS)

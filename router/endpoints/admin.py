@@ -9,12 +9,15 @@ change is in force on this replica at once and on the others within the flag TTL
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from rollout.changes import FlagChanges, set_flags
+from rollout.progression import PlanState
+from rollout.stores import FlagStoreError
 from router.auth import require_admin
 from router.endpoints.declarations import ADMIN, BODY, DEPENDENCIES
 from router.openapi import Operation, documented
@@ -45,8 +48,12 @@ async def rollout(request: Request) -> Response:
         context.flags.invalidate()
         log.info("rollout changed by %s: %s", actor, written)
     flags = await run_in_threadpool(context.flags.current)
-    return JSONResponse({"flags": flags.as_dict(), "store": context.flags.store.name,
-                         "ttl_seconds": context.flags.ttl})
+    answer = {"flags": flags.as_dict(), "store": context.flags.store.name, "ttl_seconds": context.flags.ttl}
+    try:  # the plan's stage is read live; a store that is down leaves it out (the flags above are cached)
+        answer["plan"] = asdict(await run_in_threadpool(PlanState.read, context.flags.store))
+    except FlagStoreError as exc:
+        log.warning("rollout plan state unavailable: %s", exc)
+    return JSONResponse(answer)
 
 
 @documented(get=Operation("Latest shadow comparisons", {200: "ShadowReport", **ADMIN}, admin=True))

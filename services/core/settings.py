@@ -232,6 +232,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Fewer queue-path requests in the window is `unknown`, never a rollback.", int_range(1, 10**9)),
     Variable("CLOUDFOLIO_ALERT_INTERVAL", "alert_interval", "15", "Seconds between scrapes of `rollout watch`.",
              float_range(0.1, 3600)),
+    Variable("CLOUDFOLIO_ROLLOUT_PLAN", "rollout_plan", "",
+             "TOML rollout plan for `rollout plan` and `rollout watch` (steps, dwell, gates); empty uses the shipped "
+             "plan (10, 25, 50 with a confirmation, 100 %; `cloudfolio rollout plan show` prints it).", existing_file),
     Variable("CLOUDFOLIO_ALERT_RULES", "alert_rules", "*-queue-error-rate",
              "Comma-separated alert rule names or IDs (`*` globs) whose alerts `rollout rollback --alert` acts on; "
              "an alert from any other rule is refused (exit 2), logged, and changes nothing. The default matches "
@@ -333,6 +336,7 @@ class Settings:
     alert_min_requests: int
     alert_interval: float
     alert_rules: str
+    rollout_plan: str
     notify_webhook_url: str
     notify_style: str
 

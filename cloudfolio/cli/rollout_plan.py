@@ -1,0 +1,98 @@
+"""``cloudfolio rollout plan show|start|pause|resume|promote|abort``: the evidence-driven migration.
+
+The plan (CLOUDFOLIO_ROLLOUT_PLAN, or the shipped one) is run by ``cloudfolio rollout watch``, which
+calls :func:`evaluate_plan` on every evaluation while a plan is active; these commands are the
+operators' hands on it. Every change is written to the flag store with who and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cloudfolio.cli.common import add_data_dir, human, load_settings
+from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
+from rollout.changes import RolloutLocked
+from rollout.factory import make_flag_store
+from rollout.measure import DirectScrape
+from rollout.notify import WebhookNotifier
+from rollout.plan import InvalidPlan, load_plan
+from rollout.progression import WATCHED, PlanRefused, Progression
+from rollout.stores import FlagStore
+from services.core.settings import Settings
+
+
+def build_progression(settings: Settings, store: FlagStore) -> Progression:
+    """The plan run the settings describe (raises :class:`InvalidPlan`)."""
+    urls = [u.strip() for u in settings.router_metrics_urls.split(",") if u.strip()]
+    notifier = WebhookNotifier(settings.notify_webhook_url, settings.notify_style) \
+        if settings.notify_webhook_url else None
+    # snapshots persist in the data dir, so `rollout watch --once` from cron sees a window too
+    provider = DirectScrape(urls, state_path=settings.data_path / "plan-metrics.json")
+    return Progression(store, load_plan(settings.rollout_plan), provider, notifier=notifier)
+
+
+def evaluate_plan(progression: Progression) -> dict[str, Any] | None:
+    """One evaluation when a plan is active (running, paused, awaiting confirmation); None otherwise."""
+    if progression.state().status not in WATCHED:
+        return None
+    outcome = progression.evaluate()
+    return {"plan": outcome.action, "reason": outcome.reason, "status": outcome.state.status,
+            "step": outcome.state.step + 1, "percentage": progression.plan.steps[outcome.state.step].percentage}
+
+
+def plan_view(progression: Progression) -> dict[str, Any]:
+    state = progression.state()
+    step = progression.plan.steps[min(state.step, len(progression.plan.steps) - 1)]
+    return {"status": state.status, "step": state.step + 1, "of": len(progression.plan.steps),
+            "percentage": step.percentage,
+            "seconds_in_step": None if state.entered_at is None else round(progression.clock() - state.entered_at),
+            "min_dwell_seconds": step.min_dwell_seconds, "last_analysis": state.last,
+            "provider": progression.provider.name}
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    settings = load_settings(args, one_shot=True)
+    try:
+        progression = build_progression(settings, make_flag_store(settings))
+    except InvalidPlan as exc:
+        print(str(exc), file=sys.stderr)
+        return RET_USAGE
+    if args.plan_action == "show":
+        print(json.dumps({"plan": progression.plan.as_dict(), "state": plan_view(progression)}, indent=2))
+        return RET_OK
+    command = getattr(progression, args.plan_action)
+    try:
+        command(actor=human(), reason=args.reason)
+    except (PlanRefused, RolloutLocked) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return RET_FAILED
+    print(json.dumps(plan_view(progression), indent=2))
+    return RET_OK
+
+
+def register(actions: argparse._SubParsersAction) -> None:
+    plan = actions.add_parser(
+        "plan", help="run the migration plan: show, start, pause, resume, promote, abort",
+        description="The rollout plan (CLOUDFOLIO_ROLLOUT_PLAN, or the shipped 10/25/50/100 %% plan) moves users "
+        "to the queue path step by step: `rollout watch` analyses every step against the legacy baseline in the "
+        "same window and promotes after the step's dwell on `pass`, holds on `inconclusive` (pausing after the "
+        "plan's inconclusive_pause_seconds), and rolls back on `fail`. A step marked confirm waits for "
+        "`rollout plan promote`. Nothing is promoted while ROLLOUT-LOCK is set.")
+    plan.add_argument("plan_action", choices=["show", "start", "pause", "resume", "promote", "abort"],
+                      help="show: the plan and where it stands; start: enter step 1; pause/resume: stop or restart "
+                      "promotions (rollbacks still happen); promote: enter the next step now (confirms a waiting "
+                      "step); abort: stop the plan at 0 %%")
+    plan.add_argument("--reason", default="", help="why (required for every action but show; kept in the history)")
+    add_data_dir(plan)
+    plan.set_defaults(func=_checked)
+
+
+def _checked(args: argparse.Namespace) -> int:
+    if args.plan_action != "show" and not args.reason.strip():
+        print(f"rollout plan {args.plan_action} needs --reason (it is kept in the change history)",
+              file=sys.stderr)
+        return RET_USAGE
+    return cmd_plan(args)
