@@ -42,15 +42,26 @@ ensure_venv() {
     echo "$want" >> "$stamp"
 }
 
-ensure_node() {
-    command -v npm >/dev/null 2>&1 && return 0
+# apt_install WHAT "PACKAGES" WHO: install Debian packages when root, or say which tests cannot run.
+apt_install() {
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        log "installing Node.js and npm with apt-get"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+        log "installing $1 with apt-get"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $2 >/dev/null
     else
-        log "npm is missing and cannot be installed here (not root); Blob tests will not run"
+        log "$1 is missing and cannot be installed here (not root); $3 will not run"
         return 1
     fi
+}
+
+ensure_node() {
+    command -v npm >/dev/null 2>&1 && return 0
+    apt_install "Node.js and npm" "nodejs npm" "Blob tests"
+}
+
+ensure_prometheus() {
+    # a real Prometheus server for the rollout plan's metric provider tests (the test starts it itself)
+    command -v prometheus >/dev/null 2>&1 && return 0
+    apt_install Prometheus prometheus "the Prometheus provider tests"
 }
 
 ensure_azurite() {

@@ -10,6 +10,7 @@ ensure_azurite || log "continuing without Azurite: Blob tests will skip locally 
 ensure_rabbitmq || log "continuing without RabbitMQ: queue tests will skip locally and fail under CI=true"
 ensure_checkov || log "continuing without checkov: the Bicep scan will skip locally and fail under CI=true"
 ensure_schemathesis || log "continuing without schemathesis: the API fuzz test will skip locally and fail under CI=true"
+ensure_prometheus || log "continuing without Prometheus: its provider tests will skip locally and fail under CI=true"
 cd "$CLOUDFOLIO_ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 log "ruff"

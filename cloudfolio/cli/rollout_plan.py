@@ -16,10 +16,11 @@ from cloudfolio.cli.common import add_data_dir, human, load_settings
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
 from rollout.changes import RolloutLocked
 from rollout.factory import make_flag_store
-from rollout.measure import DirectScrape
+from rollout.measure import DirectScrape, MetricsProvider
 from rollout.notify import WebhookNotifier
 from rollout.plan import InvalidPlan, load_plan
 from rollout.progression import WATCHED, PlanRefused, Progression
+from rollout.prometheus_provider import PrometheusProvider
 from rollout.stores import FlagStore
 from services.core.settings import Settings
 
@@ -29,8 +30,11 @@ def build_progression(settings: Settings, store: FlagStore) -> Progression:
     urls = [u.strip() for u in settings.router_metrics_urls.split(",") if u.strip()]
     notifier = WebhookNotifier(settings.notify_webhook_url, settings.notify_style) \
         if settings.notify_webhook_url else None
-    # snapshots persist in the data dir, so `rollout watch --once` from cron sees a window too
-    provider = DirectScrape(urls, state_path=settings.data_path / "plan-metrics.json")
+    provider: MetricsProvider
+    if settings.rollout_metrics == "prometheus":
+        provider = PrometheusProvider(settings.prometheus_url)
+    else:  # snapshots persist in the data dir, so `rollout watch --once` from cron sees a window too
+        provider = DirectScrape(urls, state_path=settings.data_path / "plan-metrics.json")
     return Progression(store, load_plan(settings.rollout_plan), provider, notifier=notifier)
 
 

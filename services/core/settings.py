@@ -235,6 +235,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_ROLLOUT_PLAN", "rollout_plan", "",
              "TOML rollout plan for `rollout plan` and `rollout watch` (steps, dwell, gates); empty uses the shipped "
              "plan (10, 25, 50 with a confirmation, 100 %; `cloudfolio rollout plan show` prints it).", existing_file),
+    Variable("CLOUDFOLIO_ROLLOUT_METRICS", "rollout_metrics", "direct",
+             "Where the plan's evidence comes from: `direct` (scrape CLOUDFOLIO_ROUTER_METRICS_URLS) or `prometheus` "
+             "(PromQL over CLOUDFOLIO_PROMETHEUS_URL, for routers behind a load balancer).",
+             choice("direct", "prometheus")),
+    Variable("CLOUDFOLIO_PROMETHEUS_URL", "prometheus_url", "http://127.0.0.1:9090",
+             "Prometheus server that scrapes every router, for CLOUDFOLIO_ROLLOUT_METRICS=prometheus.",
+             url_of("http", "https", optional=False)),
     Variable("CLOUDFOLIO_ALERT_RULES", "alert_rules", "*-queue-error-rate",
              "Comma-separated alert rule names or IDs (`*` globs) whose alerts `rollout rollback --alert` acts on; "
              "an alert from any other rule is refused (exit 2), logged, and changes nothing. The default matches "
@@ -337,6 +344,8 @@ class Settings:
     alert_interval: float
     alert_rules: str
     rollout_plan: str
+    rollout_metrics: str
+    prometheus_url: str
     notify_webhook_url: str
     notify_style: str
 

@@ -1,0 +1,83 @@
+"""The rollout's evidence from Prometheus' HTTP API: the production default wherever a Prometheus
+scrapes the routers (behind a load balancer with autoscaled replicas, no list of URLs works).
+
+Each measurement runs the PromQL queries below through ``GET /api/v1/query`` (instant queries over
+``[<window>s]`` ranges, so every replica Prometheus scraped is summed); they are shown, resolved, in
+``rollout status``. Prometheus unreachable, an error status or a malformed answer raise
+:class:`~rollout.measure.MetricsUnavailable`; an empty result is 0 (no traffic), which the analysis
+treats as inconclusive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from rollout.analysis import Measurements, PathWindow
+from rollout.measure import COMPARED, PATHS, REFRESH_ROUTE, MetricsProvider, MetricsUnavailable
+
+COMPARED_RE = "|".join(COMPARED)
+_ROUTE = REFRESH_ROUTE.replace("{", "{{").replace("}", "}}")  # a template's braces survive str.format
+
+#: The queries, ``{w}`` being the window in seconds.
+QUERIES = {
+    "requests": 'sum by (path) (increase(router_requests_total{{path=~"queue|legacy"}}[{w}s]))',
+    "errors_5xx": 'sum by (path) (increase(router_requests_total{{path=~"queue|legacy",status_class="5xx"}}[{w}s]))',
+    "failed_jobs": 'sum by (path) (increase(router_jobs_finished_total'
+                   '{{path=~"queue|legacy",outcome="failed"}}[{w}s]))',
+    "p95": 'histogram_quantile(0.95, sum by (le, path) (rate(router_request_duration_seconds_bucket'
+           '{{route="' + _ROUTE + '",path=~"queue|legacy"}}[{w}s])))',
+    "comparisons": 'sum(increase(shadow_comparisons_total{{verdict=~"' + COMPARED_RE + '"}}[{w}s]))',
+    "divergences": 'sum(increase(shadow_comparisons_total{{verdict="divergence"}}[{w}s]))',
+}
+
+
+class PrometheusProvider(MetricsProvider):
+    """Measurements from a Prometheus server.
+
+    Parameters:
+      url(str): Prometheus' root (``http://prometheus:9090``).
+      timeout(float): seconds per query. Defaults to 5.
+    """
+
+    name = "prometheus"
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _query(self, promql: str) -> list[dict[str, Any]]:
+        try:
+            response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout)
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise MetricsUnavailable(f"Prometheus at {self.url} did not answer: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200 or body.get("status") != "success":
+            raise MetricsUnavailable(f"Prometheus refused {promql!r}: {body.get('error', response.status_code)}")
+        result = body.get("data", {}).get("result")
+        if not isinstance(result, list):
+            raise MetricsUnavailable(f"Prometheus answered {promql!r} without a vector")
+        return result
+
+    def _by_path(self, promql: str) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for item in self._query(promql):
+            path = item.get("metric", {}).get("path", "")
+            try:
+                value = float(item["value"][1])
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise MetricsUnavailable(f"Prometheus answered {promql!r} with a malformed sample") from exc
+            if value == value:  # NaN (no observations in the window) is no value
+                values[path] = value
+        return values
+
+    def measure(self, window_seconds: float) -> Measurements:
+        resolved = {name: query.format(w=f"{window_seconds:g}") for name, query in QUERIES.items()}
+        requests, errors = self._by_path(resolved["requests"]), self._by_path(resolved["errors_5xx"])
+        failed, p95 = self._by_path(resolved["failed_jobs"]), self._by_path(resolved["p95"])
+        comparisons = sum(self._by_path(resolved["comparisons"]).values())
+        divergences = sum(self._by_path(resolved["divergences"]).values())
+        windows = {path: PathWindow(requests.get(path, 0.0), errors.get(path, 0.0) + failed.get(path, 0.0),
+                                    p95.get(path)) for path in PATHS}
+        return Measurements(windows["queue"], windows["legacy"], comparisons, divergences, queries=resolved)

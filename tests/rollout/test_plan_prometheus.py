@@ -1,0 +1,187 @@
+"""The plan run end to end: two router replicas under generated traffic, a real Prometheus scraping
+them, the Prometheus provider's PromQL deciding every step (dwell and window scaled to seconds)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cloudfolio.devserver.github import FakeGitHub
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
+from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.waiting import wait_until
+from rollout.flags import parse_flags
+from rollout.measure import MetricsUnavailable
+from rollout.plan import parse_plan
+from rollout.progression import AWAITING, COMPLETED, ROLLED_BACK, Progression
+from rollout.prometheus_provider import PrometheusProvider
+from rollout.stores import FileFlagStore
+from tests.support.prometheus import Prometheus, running_prometheus
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PLAN = parse_plan("""
+window_seconds = 8
+inconclusive_pause_seconds = 600
+consecutive_error_limit = 3
+[gates]
+min_requests = 5
+max_p95_ratio = 20
+[[steps]]
+percentage = 10
+min_dwell_seconds = 2
+[[steps]]
+percentage = 25
+min_dwell_seconds = 2
+[[steps]]
+percentage = 50
+min_dwell_seconds = 2
+confirm = true
+[[steps]]
+percentage = 100
+min_dwell_seconds = 2
+""", "scaled-plan.toml")
+USERS = [f"pl{i:02d}" for i in range(40)]
+
+
+@pytest.fixture(scope="module")
+def replicas(github_server: tuple[FakeGitHub, Any], tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[dict[str, Any]]:
+    github = github_server[0]
+    for user in USERS:
+        if user not in github.users:
+            github.add_generated_user(user, 2, documented=False)  # undocumented: no training on the side
+    data = tmp_path_factory.mktemp("plan-prometheus")
+    legacy_port = free_port()
+    env = QueueEnv(data / "shared", github.base_url, extra={
+        "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false",
+        "CLOUDFOLIO_FLAG_TTL": "1", "CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT": "0",
+        "CLOUDFOLIO_REFRESH_LIMIT_PER_USER": "0", "CLOUDFOLIO_LOG_LEVEL": "warning",
+        # the queue path fetches documents by GraphQL, legacy by REST: a GraphQL fault hits the queue path only
+        "ENABLE_GRAPHQL_BATCH_FETCH": "true"})
+    started: list[ServiceProcess] = []
+    try:
+        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
+        routers = [ServiceProcess(env, "serve", port=free_port(), ready_path="/health") for _ in range(2)]
+        started += routers
+        with running_prometheus([f"127.0.0.1:{r.port}" for r in routers], data / "prometheus") as prometheus:
+            yield {"routers": [r.url for r in routers], "flags": data / "shared" / "flags.json",
+                   "prometheus": prometheus, "github": github}
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+@contextlib.contextmanager
+def generated_traffic(replicas: dict[str, Any], users: list[str], *, force: bool = False) -> Iterator[None]:
+    """Front-end refreshes of every user, round robin over both replicas; a started job's status is
+    polled every half second until it ends, as the front end does (that is when a failed job is counted)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        targets = itertools.cycle(itertools.product(replicas["routers"], users))
+        pending: list[tuple[float, str, str, str]] = []  # (when to look, router, user, job)
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                router, user = next(targets)
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):  # the routers' counts are judged
+                    answer = client.post(f"{router}/bundles/{user}/refresh", json={"force": force})
+                    if answer.status_code == 202 and len(pending) < 200:
+                        pending.append((time.monotonic() + 0.5, router, user, answer.json()["job_id"]))
+                    if pending and pending[0][0] <= time.monotonic():
+                        _due, router, user, job = pending.pop(0)
+                        view = client.get(f"{router}/bundles/{user}/status", params={"job_id": job}).json()
+                        if view["status"] == "processing":
+                            pending.append((time.monotonic() + 0.5, router, user, job))
+                stop.wait(0.02)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+
+
+@pytest.fixture
+def traffic(replicas: dict[str, Any]) -> Iterator[None]:
+    with generated_traffic(replicas, USERS):
+        yield
+
+
+def percentage(store: FileFlagStore) -> float:
+    return parse_flags(store.read())[0].percentage
+
+
+def test_a_healthy_queue_path_walks_10_25_50_100_on_prometheus_evidence(
+        replicas: dict[str, Any], traffic: None) -> None:
+    store = FileFlagStore(replicas["flags"])
+    progression = Progression(store, PLAN, PrometheusProvider(replicas["prometheus"].url))
+    progression.start(actor="test", reason="scaled migration")
+    seen: list[float] = []
+
+    def reached(status: str) -> bool:
+        outcome = progression.evaluate()
+        seen.append(percentage(store))
+        assert outcome.action != "rolled_back", outcome.reason
+        return outcome.state.status == status
+
+    wait_until(lambda: reached(AWAITING), 90, lambda: f"never awaited confirmation; percentages {seen}",
+               interval=1)
+    assert percentage(store) == 25 and 10 in seen, "10 then 25 on evidence, and 50 waits for a person"
+    last = progression.state().last
+    assert last["verdict"] == "pass" and "histogram_quantile" in last["queries"]["p95"]
+    progression.promote(actor="test", reason="confirmed")
+    wait_until(lambda: reached(COMPLETED), 90, lambda: f"never completed; percentages {seen}", interval=1)
+    assert percentage(store) == 100 and sorted(set(seen)) == [10, 25, 50, 100]
+
+
+def test_a_stopped_prometheus_rolls_back_after_the_error_limit(replicas: dict[str, Any], tmp_path: Path) -> None:
+    store = FileFlagStore(tmp_path / "flags.json")
+    with running_prometheus(["127.0.0.1:9"], tmp_path / "prometheus") as prometheus:
+        progression = Progression(store, PLAN, PrometheusProvider(prometheus.url, timeout=2))
+        progression.start(actor="test", reason="outage drill")
+        assert progression.evaluate().action == "held", "reachable, no traffic: inconclusive"
+    stopped: Prometheus = prometheus
+    assert stopped.process.poll() is not None
+    with pytest.raises(MetricsUnavailable):
+        PrometheusProvider(stopped.url, timeout=1).measure(8)
+    actions = [progression.evaluate().action for _ in range(PLAN.consecutive_error_limit)]
+    assert actions == ["held", "held", "rolled_back"] and percentage(store) == 0
+    assert progression.state().status == ROLLED_BACK and "metrics unavailable" in parse_flags(store.read())[0].lock
+
+
+def test_a_queue_path_failing_its_jobs_rolls_back_at_the_step_it_starts(replicas: dict[str, Any]) -> None:
+    store = FileFlagStore(replicas["flags"])
+    # a long dwell: nothing may promote while the failures reach the window (a pass only holds)
+    patient = replace(PLAN, steps=tuple(replace(step, min_dwell_seconds=300) for step in PLAN.steps))
+    progression = Progression(store, patient, PrometheusProvider(replicas["prometheus"].url))
+    github: FakeGitHub = replicas["github"]
+    # users never synced: with no earlier records to fall back on, a job whose syncs all fail fails
+    fresh = [f"pf{i:02d}-{time.monotonic_ns() % 10**6}" for i in range(40)]
+    for user in fresh:
+        github.add_generated_user(user, 2, documented=False)
+    fault = github.inject("^/graphql$", "status", status=502, times=None)
+    try:
+        progression.start(actor="test", reason="a bad deploy of the workers")
+        with generated_traffic(replicas, fresh, force=True):
+            outcome = wait_until(lambda: (lambda o: o if o.action != "held" else None)(progression.evaluate()), 60,
+                                 lambda: f"still held: {progression.state().last}", interval=1)
+    finally:
+        with github.lock:
+            github.faults.remove(fault)
+    assert outcome.action == "rolled_back", outcome
+    flags = parse_flags(store.read())[0]
+    assert flags.percentage == 0 and flags.locked and "step 1 (10 %)" in flags.lock
+    assert "error rate fail" in flags.lock, flags.lock
+
