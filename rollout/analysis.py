@@ -43,6 +43,7 @@ class Measurements:
     comparisons: float = 0.0
     divergences: float = 0.0
     queries: dict[str, str] = field(default_factory=dict)  # the resolved queries, for rollout status
+    covered_seconds: float | None = None  # how much of the window the data covers (None: all of it)
 
 
 @dataclass(frozen=True)

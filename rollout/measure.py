@@ -166,4 +166,4 @@ class DirectScrape(MetricsProvider):
                               quantile(buckets, 0.95))
 
         return Measurements(path("queue"), path("legacy"), delta.get("comparisons", 0.0), delta.get("divergences", 0.0),
-                            queries={"scrape": ", ".join(self.urls)})
+                            queries={"scrape": ", ".join(self.urls)}, covered_seconds=latest.at - baseline.at)

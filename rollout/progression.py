@@ -61,6 +61,8 @@ class PlanState:
     errors_in_a_row: int = 0
     last: dict[str, Any] = field(default_factory=dict)
     saved_at: float | None = None
+    #: One entry per step left: its percentage, when it was entered and left, its last analysis.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, store: FlagStore) -> PlanState:
@@ -147,7 +149,9 @@ class Progression:
             state.errors_in_a_row = 0
             analysis = analyse(measurements, step.gates, step.percentage)
             verdict, summary = analysis.verdict, analysis.summary()
-            state.last = {"at": now, **analysis.as_dict(), "queries": measurements.queries}
+            state.last = {"at": now, **analysis.as_dict(), "queries": measurements.queries,
+                          "error_rates": {"queue": measurements.queue.error_rate,
+                                          "legacy": measurements.legacy.error_rate}}
         except MetricsUnavailable as exc:
             state.errors_in_a_row += 1
             limit = self.plan.consecutive_error_limit
@@ -166,7 +170,7 @@ class Progression:
 
     def _after_pass(self, state: PlanState, now: float, summary: str) -> Outcome:
         step = self.plan.steps[state.step]
-        dwelt = now - (state.entered_at or now)
+        dwelt = 0.0 if state.entered_at is None else now - state.entered_at
         if state.status != RUNNING or dwelt < step.min_dwell_seconds:
             self._save(state, self.actor, summary)
             why = f"{state.status}" if state.status != RUNNING else \
@@ -190,7 +194,7 @@ class Progression:
         return Outcome("promoted", summary, state)
 
     def _hold(self, state: PlanState, now: float, summary: str) -> Outcome:
-        state.inconclusive_since = state.inconclusive_since or now
+        state.inconclusive_since = now if state.inconclusive_since is None else state.inconclusive_since
         if state.status == RUNNING and now - state.inconclusive_since >= self.plan.inconclusive_pause_seconds:
             state.status = PAUSED
             self._save(state, self.actor, f"paused: inconclusive for {now - state.inconclusive_since:.0f}s")
@@ -215,6 +219,11 @@ class Progression:
     def _enter(self, state: PlanState, index: int, *, actor: str, reason: str) -> PlanState:
         step = self.plan.steps[index]
         set_flags(self.store, FlagChanges(percentage=step.percentage), actor=actor, reason=reason)
+        if state.entered_at is not None:
+            state.history.append({"step": state.step, "percentage": self.plan.steps[state.step].percentage,
+                                  "entered_at": state.entered_at, "left_at": self.clock(),
+                                  "last": {k: state.last.get(k) for k in ("at", "verdict", "error_rates")}})
+            state.history = state.history[-10:]
         state.status, state.step, state.entered_at = RUNNING, index, self.clock()
         state.inconclusive_since, state.errors_in_a_row = None, 0
         self._save(state, actor, reason)

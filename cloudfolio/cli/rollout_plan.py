@@ -21,6 +21,7 @@ from rollout.notify import WebhookNotifier
 from rollout.plan import InvalidPlan, load_plan
 from rollout.progression import WATCHED, PlanRefused, Progression
 from rollout.prometheus_provider import PrometheusProvider
+from rollout.readiness import assess
 from rollout.stores import FlagStore
 from services.core.settings import Settings
 
@@ -77,7 +78,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return RET_OK
 
 
+def cmd_readiness(args: argparse.Namespace) -> int:
+    settings = load_settings(args, one_shot=True)
+    store = make_flag_store(settings)
+    try:
+        progression = build_progression(settings, store)
+    except InvalidPlan as exc:
+        print(str(exc), file=sys.stderr)
+        return RET_USAGE
+    readiness = assess(store, progression.provider, progression.clock(), days=settings.readiness_days,
+                       min_comparisons=settings.readiness_min_comparisons)
+    print(json.dumps(readiness.as_dict(), indent=2))
+    return RET_OK if readiness.ready else RET_FAILED
+
+
 def register(actions: argparse._SubParsersAction) -> None:
+    ready = actions.add_parser(
+        "readiness", help="may the legacy app be removed? exit 0 only when ready",
+        description="Decommission readiness from the plan's record and the metrics: at 100 %% for "
+        "CLOUDFOLIO_READINESS_DAYS (default 7) with no rollback, at least CLOUDFOLIO_READINESS_MIN_COMPARISONS "
+        "shadow comparisons and no divergence over that time, and the queue path's error rate not above legacy's "
+        "before the cut-over. Prints every check with its evidence; exit 0 ready, 1 not ready, 2 bad plan.")
+    add_data_dir(ready)
+    ready.set_defaults(func=cmd_readiness)
     plan = actions.add_parser(
         "plan", help="run the migration plan: show, start, pause, resume, promote, abort",
         description="The rollout plan (CLOUDFOLIO_ROLLOUT_PLAN, or the shipped 10/25/50/100 %% plan) moves users "

@@ -242,6 +242,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_PROMETHEUS_URL", "prometheus_url", "http://127.0.0.1:9090",
              "Prometheus server that scrapes every router, for CLOUDFOLIO_ROLLOUT_METRICS=prometheus.",
              url_of("http", "https", optional=False)),
+    Variable("CLOUDFOLIO_READINESS_DAYS", "readiness_days", "7",
+             "Days at 100 % with no rollback before `rollout readiness` says the legacy app may be removed.",
+             float_range(0, 365)),
+    Variable("CLOUDFOLIO_READINESS_MIN_COMPARISONS", "readiness_min_comparisons", "100",
+             "Shadow comparisons (with no divergence) needed over those days.", int_range(0, 10**9)),
     Variable("CLOUDFOLIO_ALERT_RULES", "alert_rules", "*-queue-error-rate",
              "Comma-separated alert rule names or IDs (`*` globs) whose alerts `rollout rollback --alert` acts on; "
              "an alert from any other rule is refused (exit 2), logged, and changes nothing. The default matches "
@@ -344,6 +349,8 @@ class Settings:
     alert_interval: float
     alert_rules: str
     rollout_plan: str
+    readiness_days: float
+    readiness_min_comparisons: int
     rollout_metrics: str
     prometheus_url: str
     notify_webhook_url: str

@@ -1,4 +1,4 @@
-"""A webhook receiver on loopback that records what it is sent."""
+"""A webhook receiver on loopback that records what it is sent; a metric provider a test scripts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloudfolio.devserver.threaded import ServerThread
+from rollout.analysis import Measurements, PathWindow
+from rollout.measure import MetricsProvider
 
 
 @dataclass
@@ -37,3 +39,17 @@ def receiver() -> Iterator[Receiver]:
     state.url = f"{server.url}/hook"
     yield state
     server.stop()
+
+
+class Scripted(MetricsProvider):
+    """Answers with ``current`` (a Measurements, or an exception to raise)."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.current: Measurements | Exception = Measurements(PathWindow(100, 0, 0.03), PathWindow(100, 0, 0.03))
+
+    def measure(self, window_seconds: float) -> Measurements:
+        if isinstance(self.current, Exception):
+            raise self.current
+        return self.current

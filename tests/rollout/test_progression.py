@@ -10,13 +10,13 @@ import pytest
 from rollout.analysis import Measurements, PathWindow
 from rollout.changes import RolloutLocked
 from rollout.flags import parse_flags
-from rollout.measure import MetricsProvider, MetricsUnavailable
+from rollout.measure import MetricsUnavailable
 from rollout.notify import WebhookNotifier
 from rollout.plan import parse_plan
 from rollout.progression import AWAITING, COMPLETED, PAUSED, ROLLED_BACK, RUNNING, PlanRefused, Progression
 from rollout.runbook import reenable
 from rollout.stores import FileFlagStore
-from tests.rollout.conftest import Receiver
+from tests.rollout.conftest import Receiver, Scripted
 from tests.support.clocks import ManualClock
 
 PLAN = parse_plan("""
@@ -43,20 +43,6 @@ min_dwell_seconds = 30
 HEALTHY = Measurements(PathWindow(100, 0, 0.03), PathWindow(100, 0, 0.03))
 FAILING = Measurements(PathWindow(100, 5, 0.03), PathWindow(100, 0, 0.03))
 QUIET = Measurements(PathWindow(3, 0, 0.03), PathWindow(100, 0, 0.03))
-
-
-class Scripted(MetricsProvider):
-    """Answers with ``current`` (a Measurements, or an exception to raise)."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.current: Measurements | Exception = HEALTHY
-
-    def measure(self, window_seconds: float) -> Measurements:
-        if isinstance(self.current, Exception):
-            raise self.current
-        return self.current
 
 
 @pytest.fixture
