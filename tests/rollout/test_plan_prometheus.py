@@ -3,21 +3,18 @@ them, the Prometheus provider's PromQL deciding every step (dwell and window sca
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cloudfolio.devserver.github import FakeGitHub
 from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
 from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.traffic import front_end_traffic
 from cloudfolio.devserver.waiting import wait_until
 from rollout.flags import parse_flags
 from rollout.measure import MetricsUnavailable
@@ -81,41 +78,9 @@ def replicas(github_server: tuple[FakeGitHub, Any], tmp_path_factory: pytest.Tem
             process.stop()
 
 
-@contextlib.contextmanager
-def generated_traffic(replicas: dict[str, Any], users: list[str], *, force: bool = False) -> Iterator[None]:
-    """Front-end refreshes of every user, round robin over both replicas; a started job's status is
-    polled every half second until it ends, as the front end does (that is when a failed job is counted)."""
-    stop = threading.Event()
-
-    def run() -> None:
-        targets = itertools.cycle(itertools.product(replicas["routers"], users))
-        pending: list[tuple[float, str, str, str]] = []  # (when to look, router, user, job)
-        with httpx.Client(timeout=10) as client:
-            while not stop.is_set():
-                router, user = next(targets)
-                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):  # the routers' counts are judged
-                    answer = client.post(f"{router}/bundles/{user}/refresh", json={"force": force})
-                    if answer.status_code == 202 and len(pending) < 200:
-                        pending.append((time.monotonic() + 0.5, router, user, answer.json()["job_id"]))
-                    if pending and pending[0][0] <= time.monotonic():
-                        _due, router, user, job = pending.pop(0)
-                        view = client.get(f"{router}/bundles/{user}/status", params={"job_id": job}).json()
-                        if view["status"] == "processing":
-                            pending.append((time.monotonic() + 0.5, router, user, job))
-                stop.wait(0.02)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join(timeout=15)
-
-
 @pytest.fixture
 def traffic(replicas: dict[str, Any]) -> Iterator[None]:
-    with generated_traffic(replicas, USERS):
+    with front_end_traffic(replicas["routers"], USERS):
         yield
 
 
@@ -174,7 +139,7 @@ def test_a_queue_path_failing_its_jobs_rolls_back_at_the_step_it_starts(replicas
     fault = github.inject("^/graphql$", "status", status=502, times=None)
     try:
         progression.start(actor="test", reason="a bad deploy of the workers")
-        with generated_traffic(replicas, fresh, force=True):
+        with front_end_traffic(replicas["routers"], fresh, force=True):
             outcome = wait_until(lambda: (lambda o: o if o.action != "held" else None)(progression.evaluate()), 60,
                                  lambda: f"still held: {progression.state().last}", interval=1)
     finally:
