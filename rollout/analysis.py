@@ -4,10 +4,12 @@
 shadow comparisons, over one window) and a step's :class:`~rollout.plan.Gates` into a verdict:
 
 - ``fail`` when any gate fails: the queue-path error rate above ``max_error_rate``, or above
-  legacy's rate + ``max_error_rate_over_legacy``, its p95 above ``max_p95_ratio`` x legacy's, or
-  more than ``max_divergences`` shadow divergences;
-- ``inconclusive`` when nothing fails but something cannot be judged: fewer than ``min_requests``
-  requests on a path, no p95, fewer than ``min_comparisons`` comparisons;
+  legacy's rate + ``max_error_rate_over_legacy``, or its p95 above ``max_p95_ratio`` x legacy's;
+- ``inconclusive`` when nothing fails but something cannot be judged (fewer than ``min_requests``
+  requests on a path, no p95, fewer than ``min_comparisons`` comparisons), or when more than
+  ``max_divergences`` shadow comparisons diverge: that gate says ``hold``. A divergence holds the
+  step (it never promotes, and pauses after the plan's inconclusive time) rather than rolling back,
+  since shadow results are not what users were served; the diff is for a person to read;
 - ``pass`` otherwise.
 
 At 100 % legacy serves nobody by design: its baseline gates are ``skipped``, not inconclusive.
@@ -20,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from rollout.plan import Gates
 
-PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"
+PASS, FAIL, INCONCLUSIVE, SKIPPED, HOLD = "pass", "fail", "inconclusive", "skipped", "hold"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Analysis:
         return {"verdict": self.verdict, "gates": [asdict(g) for g in self.gates]}
 
     def summary(self) -> str:
-        failing = [g for g in self.gates if g.verdict in (FAIL, INCONCLUSIVE)]
+        failing = [g for g in self.gates if g.verdict in (FAIL, INCONCLUSIVE, HOLD)]
         shown = ", ".join(f"{g.gate} {g.verdict} ({g.measured} vs {g.threshold})" for g in failing)
         return f"{self.verdict}: {shown or 'every gate passed'}"
 
@@ -107,11 +109,11 @@ def analyse(m: Measurements, gates: Gates, percentage: float) -> Analysis:
         results.append(GateResult("p95 vs legacy", FAIL if ratio > gates.max_p95_ratio else PASS, f"x{ratio:.2f}",
                                   f"<= x{gates.max_p95_ratio:g}"))
     if m.divergences > gates.max_divergences:
-        shadow = FAIL
+        shadow = HOLD
     else:
         shadow = PASS if m.comparisons >= gates.min_comparisons else INCONCLUSIVE
     results.append(GateResult("shadow divergences", shadow, f"{m.divergences:.0f} of {m.comparisons:.0f}",
                               f"<= {gates.max_divergences}, at least {gates.min_comparisons} compared"))
     verdicts = {r.verdict for r in results}
-    verdict = FAIL if FAIL in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS
+    verdict = FAIL if FAIL in verdicts else INCONCLUSIVE if verdicts & {INCONCLUSIVE, HOLD} else PASS
     return Analysis(verdict, tuple(results))

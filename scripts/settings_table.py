@@ -1,4 +1,4 @@
-"""Print README's configuration table from services/core/settings.py (paste it between the markers)."""
+"""Print README's configuration table from services/core/variables.py (paste it between the markers)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from cloudfolio.cli.common import add_data_dir, human, load_settings
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
+from rollout.azure_monitor_provider import AzureMonitorProvider
 from rollout.changes import RolloutLocked
 from rollout.factory import make_flag_store
 from rollout.measure import DirectScrape, MetricsProvider
@@ -23,6 +24,7 @@ from rollout.progression import WATCHED, PlanRefused, Progression
 from rollout.prometheus_provider import PrometheusProvider
 from rollout.readiness import assess
 from rollout.stores import FlagStore
+from services.core.errors import SettingsError
 from services.core.settings import Settings
 
 
@@ -34,6 +36,11 @@ def build_progression(settings: Settings, store: FlagStore) -> Progression:
     provider: MetricsProvider
     if settings.rollout_metrics == "prometheus":
         provider = PrometheusProvider(settings.prometheus_url)
+    elif settings.rollout_metrics == "azure-monitor":
+        if not settings.appinsights_resource_id:
+            raise SettingsError("CLOUDFOLIO_APPINSIGHTS_RESOURCE_ID",
+                                "required with CLOUDFOLIO_ROLLOUT_METRICS=azure-monitor")
+        provider = AzureMonitorProvider(settings.appinsights_resource_id)
     else:  # snapshots persist in the data dir, so `rollout watch --once` from cron sees a window too
         provider = DirectScrape(urls, state_path=settings.data_path / "plan-metrics.json")
     return Progression(store, load_plan(settings.rollout_plan), provider, notifier=notifier)

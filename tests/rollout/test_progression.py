@@ -126,6 +126,14 @@ def test_too_little_traffic_holds_then_pauses_and_never_promotes(
     assert evaluate_every(progression, clock, 1, 1) == ["promoted"] and percentage(store) == 25
 
 
+def test_a_divergence_holds_the_step_and_never_promotes(
+        progression: Progression, store: FileFlagStore, provider: Scripted, clock: ManualClock) -> None:
+    progression.start(actor="alice", reason="go")
+    provider.current = Measurements(HEALTHY.queue, HEALTHY.legacy, comparisons=10, divergences=1)
+    assert evaluate_every(progression, clock, 40, 2) == ["held", "held"] and percentage(store) == 10
+    assert not parse_flags(store.read())[0].locked, "a divergence is for a person to read, not a rollback"
+
+
 def test_a_metrics_outage_is_held_then_counts_as_a_failure(
         progression: Progression, store: FileFlagStore, provider: Scripted, clock: ManualClock) -> None:
     progression.start(actor="alice", reason="go")
