@@ -14,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -22,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
+from cloudfolio.devserver.processes import ServiceProcess
 from cloudfolio.devserver.threaded import ServerThread, free_port
 from cloudfolio.devserver.waiting import wait_until
 from loadtest.bench_common import ADMIN_TOKEN, BROKER, Goal, Section, have_wrk, refresh_once, route, wrk
-from loadtest.stack import running_stack
+from loadtest.stack import Stack, running_stack
 from services.core.keys import CacheKeys
 
 BARE_APP = """
@@ -62,6 +65,20 @@ def _bare(port: int, body: Path, storage_root: Path, key: str) -> subprocess.Pop
     return process
 
 
+@contextmanager
+def stack_with_bundle(repos: int, extra: dict[str, str] | None = None) -> Iterator[tuple[Stack, str]]:
+    """The whole stack with every user on the queue path and one user's bundle of ``repos`` repos built."""
+    settings = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_FLAG_TTL": "1", **(extra or {})}
+    with running_stack(broker_url=BROKER, worker_roles=("all",), extra=settings) as stack:
+        user = f"bench{uuid.uuid4().hex[:6]}"
+        assert stack.github is not None  # the in-process GitHub double
+        stack.github.add_generated_user(user, repos)
+        with httpx.Client(base_url=stack.router, timeout=120) as client:
+            route(client, 100)
+            refresh_once(client, user)
+        yield stack, user
+
+
 def cached_get(repos: int = 16, extra: dict[str, str] | None = None, label: str = "") -> Section:
     section = Section(f"Cached GET /bundles/{{user}}: router vs bare Starlette{label}",
                       ["server", "req/s", "p99 ms", "req/s vs bare from memory", "p99 vs bare from memory"])
@@ -69,15 +86,9 @@ def cached_get(repos: int = 16, extra: dict[str, str] | None = None, label: str 
         section.notes.append("Not measured: wrk is not installed (`apt-get install wrk`).")
         section.goals.append(Goal("cached GET >= 0.5x bare app from memory, p99 within 2x", "not measured", False))
         return section
-    settings = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_FLAG_TTL": "1", **(extra or {})}
-    with running_stack(broker_url=BROKER, worker_roles=("all",), extra=settings) as stack:
-        user = f"bench{uuid.uuid4().hex[:6]}"
-        stack.github.add_generated_user(user, repos)
-        client = httpx.Client(base_url=stack.router, timeout=120)
-        route(client, 100)
-        refresh_once(client, user)
+    with stack_with_bundle(repos, extra) as (stack, user):
         body = Path(tempfile.mkstemp(suffix=".json")[1])
-        body.write_bytes(client.get(f"/bundles/{user}").content)
+        body.write_bytes(httpx.get(f"{stack.router}/bundles/{user}", timeout=120).content)
         port = free_port()
         bare = _bare(port, body, stack.env.data_dir / "storage", CacheKeys().bundle(user))
         try:
@@ -119,21 +130,12 @@ def tracing_overhead(repos: int = 16, rounds: int = 3) -> Section:
         section.goals.append(Goal("tracing costs the cached GET under 10 %", "not measured", False))
         return section
     sink = _otlp_sink()
-    settings = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_FLAG_TTL": "1"}
     try:
-        with running_stack(broker_url=BROKER, worker_roles=("all",), extra=settings) as stack:
-            user = f"bench{uuid.uuid4().hex[:6]}"
-            stack.github.add_generated_user(user, repos)
-            client = httpx.Client(base_url=stack.router, timeout=120)
-            route(client, 100)
-            refresh_once(client, user)
-            traced_env = QueueEnv(stack.env.data_dir, stack.env.github_url, broker_url=stack.env.broker_url,
-                                  prefix=stack.env.prefix,
-                                  extra={**stack.env.extra, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url})
-            sampled_env = QueueEnv(traced_env.data_dir, traced_env.github_url, broker_url=traced_env.broker_url,
-                                   prefix=traced_env.prefix, extra={
-                                       **traced_env.extra, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                                       "OTEL_TRACES_SAMPLER_ARG": "0.1"})
+        with stack_with_bundle(repos) as (stack, user):
+            # more routers on the same stack, exporting their spans (all, or a trace in ten)
+            traced_env = replace(stack.env, extra={**stack.env.extra, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url})
+            sampled_env = replace(traced_env, extra={**traced_env.extra, "OTEL_TRACES_SAMPLER":
+                                                     "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"})
             routers = {"untraced": stack.router}
             started = [ServiceProcess(traced_env, "serve", port=free_port(), ready_path="/health"),
                        ServiceProcess(sampled_env, "serve", port=free_port(), ready_path="/health")]

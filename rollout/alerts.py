@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
+
+from rollout.measure import counters_of
 
 HEALTHY, UNHEALTHY, UNKNOWN = "healthy", "unhealthy", "unknown"
 
@@ -53,18 +54,8 @@ class Verdict:
 
 def parse_metrics(text: str) -> tuple[float, float]:
     """(queue-path requests, queue-path errors) from one router's metrics text."""
-    requests = errors = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = sample.labels
-            if sample.name == "router_requests_total" and labels.get("path") == "queue":
-                requests += sample.value
-                if labels.get("status_class") == "5xx":
-                    errors += sample.value
-            elif (sample.name == "router_jobs_finished_total" and labels.get("path") == "queue"
-                  and labels.get("outcome") == "failed"):
-                errors += sample.value
-    return requests, errors
+    counters = counters_of(text)
+    return counters.get("queue.requests", 0.0), counters.get("queue.errors", 0.0)
 
 
 def scrape(urls: Iterable[str], timeout: float = 5.0, clock: Callable[[], float] = time.time) -> Sample:

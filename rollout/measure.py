@@ -31,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rollout.analysis import Measurements, PathWindow
 from services.core.errors import DependencyUnavailable
+from services.core.redaction import redact_text
 
 REFRESH_ROUTE = "/bundles/{username}/refresh"
 COMPARED = ("match", "source_changed", "divergence")
@@ -128,7 +129,8 @@ class DirectScrape(MetricsProvider):
                 response = httpx.get(url, timeout=self.timeout)
                 response.raise_for_status()
             except httpx.HTTPError as exc:
-                raise MetricsUnavailable(f"scrape of {url} failed: {type(exc).__name__}: {exc}") from exc
+                # no credential in a URL reaches a message, a log line or the stored plan state
+                raise MetricsUnavailable(redact_text(f"scrape of {url} failed: {type(exc).__name__}: {exc}")) from exc
             for name, value in counters_of(response.text).items():
                 total[name] = total.get(name, 0.0) + value
         return Snapshot(self.clock(), total)
@@ -166,4 +168,5 @@ class DirectScrape(MetricsProvider):
                               quantile(buckets, 0.95))
 
         return Measurements(path("queue"), path("legacy"), delta.get("comparisons", 0.0), delta.get("divergences", 0.0),
-                            queries={"scrape": ", ".join(self.urls)}, covered_seconds=latest.at - baseline.at)
+                            queries={"scrape": redact_text(", ".join(self.urls))},
+                            covered_seconds=latest.at - baseline.at)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -66,7 +66,11 @@ class PlanState:
 
     @classmethod
     def read(cls, store: FlagStore) -> PlanState:
-        raw = store.read().get(STATE_FLAG)
+        return cls.from_flags(store.read())
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, str]) -> PlanState:
+        raw = flags.get(STATE_FLAG)
         try:
             return cls(**json.loads(raw)) if raw else cls()
         except (TypeError, ValueError):
@@ -103,12 +107,17 @@ class Progression:
                  actor: str = "rollout-plan") -> None:
         self.store, self.plan, self.provider = store, plan, provider
         self.clock, self.notifier, self.actor = clock, notifier, actor
+        self._stored: PlanState | None = None  # what the store holds, as last read or written here
 
     # -- the operators' commands -------------------------------------------------------------
     def state(self) -> PlanState:
-        return PlanState.read(self.store)
+        """The stored state, read now (and remembered as what the store holds)."""
+        state = PlanState.read(self.store)
+        self._stored = PlanState(**asdict(state))
+        return state
 
     def start(self, *, actor: str, reason: str) -> PlanState:
+        self.state()
         return self._enter(PlanState(status=RUNNING), 0, actor=actor, reason=f"plan started: {reason}")
 
     def pause(self, *, actor: str, reason: str) -> PlanState:
@@ -134,10 +143,11 @@ class Progression:
 
     # -- one evaluation --------------------------------------------------------------------------
     def evaluate(self) -> Outcome:
-        state = self.state()
+        raw = self.store.read()  # one read of the store per evaluation: the state, the lock, the baseline
+        state, self._stored = PlanState.from_flags(raw), PlanState.from_flags(raw)
         if state.status not in WATCHED:
             return Outcome("idle", f"the plan is {state.status}", state)
-        flags, _problems = parse_flags(self.store.read())
+        flags, _problems = parse_flags(raw)
         if flags.locked:
             state.status = ROLLED_BACK
             self._save(state, self.actor, "the rollout is locked: the plan stops")
@@ -244,13 +254,14 @@ class Progression:
     def _save(self, state: PlanState, actor: str, reason: str) -> None:
         """Write the state when its stage or verdict changed, or the stored one is older than
         :data:`REFRESH_SECONDS` (a vault is not written on every evaluation)."""
-        stored = self.state()
+        stored = self._stored if self._stored is not None else PlanState.read(self.store)
         now = self.clock()
         if _stage(stored) == _stage(state) and now - (stored.saved_at or 0) < REFRESH_SECONDS:
             return
         state.saved_at = now
         self.store.write({STATE_FLAG: json.dumps(asdict(state), sort_keys=True, default=str)}, actor=actor,
                          reason=reason[:500])
+        self._stored = PlanState(**asdict(state))
 
     def _notify(self, title: str, text: str, severity: str) -> None:
         if self.notifier is not None:

@@ -16,6 +16,7 @@ import httpx
 
 from rollout.analysis import Measurements, PathWindow
 from rollout.measure import COMPARED, PATHS, REFRESH_ROUTE, MetricsProvider, MetricsUnavailable
+from services.core.redaction import redact_text
 
 COMPARED_RE = "|".join(COMPARED)
 _ROUTE = REFRESH_ROUTE.replace("{", "{{").replace("}", "}}")  # a template's braces survive str.format
@@ -52,7 +53,8 @@ class PrometheusProvider(MetricsProvider):
             response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout)
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise MetricsUnavailable(f"Prometheus at {self.url} did not answer: {type(exc).__name__}: {exc}") from exc
+            raise MetricsUnavailable(redact_text(f"Prometheus at {self.url} did not answer: {type(exc).__name__}: "
+                                                 f"{exc}")) from exc
         if response.status_code != 200 or body.get("status") != "success":
             raise MetricsUnavailable(f"Prometheus refused {promql!r}: {body.get('error', response.status_code)}")
         result = body.get("data", {}).get("result")

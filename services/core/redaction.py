@@ -31,6 +31,11 @@ def redact_url(url: str) -> str:
 _SECRET_IN_TEXT = re.compile(r"(?i)([?&;](?:" + "|".join(sorted(SECRET_PARAMETERS)) + r")=)[^&\s\"'<>]+")
 
 
+#: ``scheme://user:password@`` in a URL within text.
+_USERINFO_IN_TEXT = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+
+
 def redact_text(text: str) -> str:
-    """``text`` with the value of every credential-named query parameter of any URL in it masked."""
-    return _SECRET_IN_TEXT.sub(r"\1****", text)
+    """``text`` with the value of every credential-named query parameter of any URL in it masked, and
+    any URL's ``user:password@`` replaced by ``****@``."""
+    return _USERINFO_IN_TEXT.sub(r"\1****@", _SECRET_IN_TEXT.sub(r"\1****", text))

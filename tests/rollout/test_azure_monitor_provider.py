@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from azure.core.credentials import AccessToken
 from azure.monitor.query import LogsQueryClient
 
 from rollout.azure_monitor_provider import AzureMonitorProvider
+from rollout.keyvault_store import StaticTokenCredential
 from rollout.measure import MetricsUnavailable
 from tests.support.logs_query_server import LogsQueryServer
 
+#: No Entra ID here: a bearer token the double accepts.
+TOKEN = StaticTokenCredential("test-token")
 RESOURCE = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/cf-ai"
-
-
-class StaticToken:
-    """A credential for the double (no Entra ID here): a bearer token that never expires in the test."""
-
-    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
-        return AccessToken("test-token", int((datetime.now(UTC) + timedelta(hours=1)).timestamp()))
 
 
 @pytest.fixture
@@ -33,7 +27,7 @@ def logs(tmp_path: Path) -> Iterator[LogsQueryServer]:
 
 @pytest.fixture
 def provider(logs: LogsQueryServer) -> AzureMonitorProvider:
-    client = LogsQueryClient(StaticToken(), endpoint=logs.url, connection_verify=str(logs.ca_path), retry_total=0)
+    client = LogsQueryClient(TOKEN, endpoint=logs.url, connection_verify=str(logs.ca_path), retry_total=0)
     return AzureMonitorProvider(RESOURCE, client=client)
 
 
@@ -63,6 +57,6 @@ def test_no_rows_is_no_traffic_and_a_refused_query_is_unavailable(
 
 
 def test_an_unreachable_service_is_unavailable_not_a_hang(tmp_path: Path) -> None:
-    client = LogsQueryClient(StaticToken(), endpoint="https://127.0.0.1:9", retry_total=0, connection_timeout=2)
+    client = LogsQueryClient(TOKEN, endpoint="https://127.0.0.1:9", retry_total=0, connection_timeout=2)
     with pytest.raises(MetricsUnavailable):
         AzureMonitorProvider(RESOURCE, client=client).measure(60)

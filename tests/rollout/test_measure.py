@@ -77,9 +77,11 @@ def test_both_paths_are_summed_over_replicas_and_differenced_over_the_window(rep
 
 
 def test_a_replica_that_cannot_be_scraped_fails_the_measurement(replicas: list[Replica]) -> None:
-    scrape = DirectScrape([f"{replicas[0].server.url}/metrics", "http://127.0.0.1:9/metrics"], timeout=1)
-    with pytest.raises(MetricsUnavailable, match="127.0.0.1:9"):
+    scrape = DirectScrape([f"{replicas[0].server.url}/metrics", "http://scraper:s3cret@127.0.0.1:9/metrics"],
+                          timeout=1)
+    with pytest.raises(MetricsUnavailable, match="127.0.0.1:9") as caught:
         scrape.measure(60)
+    assert "s3cret" not in str(caught.value), "a credential in a scrape URL stays on the server"
 
 
 def test_a_restarted_router_starts_the_window_again(replicas: list[Replica]) -> None:

@@ -21,3 +21,11 @@ def test_every_log_line_is_redacted_whatever_its_level() -> None:
     line = TextFormatter().format(record)
     assert "SECRET-KEY" not in line and "code=****&x=1" in line
     assert redact_text("nothing to hide") == "nothing to hide"
+
+
+def test_a_password_in_any_url_of_a_text_is_masked() -> None:
+    text = "scrape of http://scraper:s3cret@127.0.0.1:9/metrics failed; broker amqp://guest:guest@rabbit:5672/%2F"
+    assert redact_text(text) == ("scrape of http://****@127.0.0.1:9/metrics failed; broker "
+                                 "amqp://****@rabbit:5672/%2F")
+    assert redact_text("mail me at a@b.example, see https://host/path@x") == \
+        "mail me at a@b.example, see https://host/path@x", "no userinfo, nothing changed"
