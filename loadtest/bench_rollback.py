@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cloudfolio.devserver.github import FakeGitHub, start_github_server
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
 from cloudfolio.devserver.prometheus import PrometheusMissing, running_prometheus
-from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.replicas import router_replicas
 from cloudfolio.devserver.traffic import front_end_traffic
 from rollout.measure import DirectScrape, MetricsProvider
 from rollout.plan import load_plan
@@ -85,32 +84,20 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     data = Path(tempfile.mkdtemp(prefix="cf-rollback-"))
     state, server = start_github_server(FakeGitHub())
-    legacy_port = free_port()
-    env = QueueEnv(data / "shared", server.url, extra={
-        "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false",
-        "CLOUDFOLIO_FLAG_TTL": "1", "CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT": "0",
-        "CLOUDFOLIO_REFRESH_LIMIT_PER_USER": "0", "CLOUDFOLIO_LOG_LEVEL": "warning",
-        "ENABLE_GRAPHQL_BATCH_FETCH": "true"})
-    started: list[ServiceProcess] = []
     results: dict[str, dict[str, float | None]] = {}
     try:
-        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
-        routers = [ServiceProcess(env, "serve", port=free_port(), ready_path="/health") for _ in range(2)]
-        started += routers
-        urls = [r.url for r in routers]
-        store = FileFlagStore(data / "shared" / "flags.json")
-        with running_prometheus([f"127.0.0.1:{r.port}" for r in routers], data / "prometheus") as prometheus:
+        with router_replicas(server.url, data / "shared") as replicas, \
+                running_prometheus(replicas.targets, data / "prometheus") as prometheus:
+            store = FileFlagStore(replicas.flags)
             for name, provider in (("prometheus", PrometheusProvider(prometheus.url)),
-                                   ("direct scrape", DirectScrape([f"{u}/metrics" for u in urls]))):
+                                   ("direct scrape", DirectScrape([f"{u}/metrics" for u in replicas.urls]))):
                 store.write({"ROLLOUT-LOCK": ""}, actor="bench", reason="next run")
-                results[name] = one_run(name, provider, store, state, urls, name[:2])
+                results[name] = one_run(name, provider, store, state, replicas.urls, name[:2])
                 print(f"{name}: {results[name]}", flush=True)
     except PrometheusMissing as exc:
         print(str(exc), file=sys.stderr)
         return 3
     finally:
-        for process in reversed(started):
-            process.stop()
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
     print("\n| provider | injection to rollback decision s | injection to first queue-path user served by legacy s |")

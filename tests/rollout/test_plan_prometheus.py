@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
-from cloudfolio.devserver.threaded import free_port
+from cloudfolio.devserver.replicas import router_replicas
 from cloudfolio.devserver.traffic import front_end_traffic
 from cloudfolio.devserver.waiting import wait_until
 from rollout.flags import parse_flags
@@ -61,24 +60,9 @@ def replicas(github_server: tuple[FakeGitHub, Any], tmp_path_factory: pytest.Tem
         if user not in github.users:
             github.add_generated_user(user, 2, documented=False)  # undocumented: no training on the side
     data = tmp_path_factory.mktemp("plan-prometheus")
-    legacy_port = free_port()
-    env = QueueEnv(data / "shared", github.base_url, extra={
-        "CLOUDFOLIO_LEGACY_URL": f"http://127.0.0.1:{legacy_port}", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false",
-        "CLOUDFOLIO_FLAG_TTL": "1", "CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT": "0",
-        "CLOUDFOLIO_REFRESH_LIMIT_PER_USER": "0", "CLOUDFOLIO_LOG_LEVEL": "warning",
-        # the queue path fetches documents by GraphQL, legacy by REST: a GraphQL fault hits the queue path only
-        "ENABLE_GRAPHQL_BATCH_FETCH": "true"})
-    started: list[ServiceProcess] = []
-    try:
-        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
-        routers = [ServiceProcess(env, "serve", port=free_port(), ready_path="/health") for _ in range(2)]
-        started += routers
-        with running_prometheus([f"127.0.0.1:{r.port}" for r in routers], data / "prometheus") as prometheus:
-            yield {"routers": [r.url for r in routers], "flags": data / "shared" / "flags.json",
-                   "prometheus": prometheus, "github": github}
-    finally:
-        for process in reversed(started):
-            process.stop()
+    with router_replicas(github.base_url, data / "shared") as replicas, \
+            running_prometheus(replicas.targets, data / "prometheus") as prometheus:
+        yield {"routers": replicas.urls, "flags": replicas.flags, "prometheus": prometheus, "github": github}
 
 
 @pytest.fixture
