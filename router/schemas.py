@@ -94,10 +94,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                           "errors": {"type": "array", "items": _STR}}),
         "store": _STR, "ttl_seconds": {"type": "number"},
         "plan": {"type": "object", "description": "the rollout plan's stage (`cloudfolio rollout plan`): status, "
-                 "step (0-based), entered_at, the last analysis with every gate's result",
+                 "step (0-based), entered_at, the last analysis with every gate's result; absent while the flag "
+                 "store cannot be read",
                  "properties": {"status": {"enum": ["not_started", "running", "paused", "awaiting_confirmation",
                                                     "completed", "aborted", "rolled_back"]},
-                                "step": {"type": "integer"}, "last": {"type": "object"}}}}),
+                                "step": {"type": "integer"}, "last": {"type": "object"}}}},
+        required=["flags", "store", "ttl_seconds"]),  # no plan while the flag store cannot be read
     "RolloutChange": {
         "type": "object", "additionalProperties": False, "required": ["reason"], "minProperties": 2,
         "properties": {"percentage": {"type": "number", "minimum": 0, "maximum": 100},

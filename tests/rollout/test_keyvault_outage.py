@@ -62,3 +62,13 @@ def test_requests_keep_their_path_and_pace_while_the_vault_is_out(kv_stack: Rout
     kv_stack.client.get("/ready")  # starts the refresh that now succeeds
     wait_until(lambda: metric(kv_stack, "flag_store_up") == 1, 10)
     assert kv_stack.client.get("/ready").json()["checks"]["flags"] == "ok"
+
+
+def test_the_admin_rollout_answer_leaves_the_plan_out_while_the_vault_is_down(
+        kv_stack: RouterStack, vault: KeyVaultServer) -> None:
+    before = kv_stack.client.get("/admin/rollout", headers=kv_stack.admin())
+    assert before.status_code == 200 and before.json()["plan"]["status"] == "not_started"
+    vault.go_down()
+    during = kv_stack.client.get("/admin/rollout", headers=kv_stack.admin(), timeout=5)
+    assert during.status_code == 200, "the cached flags are still served"
+    assert during.json()["flags"]["percentage"] == 100 and "plan" not in during.json()

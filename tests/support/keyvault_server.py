@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import trustme
+from tests.support.tls_server import TlsHttpServer
 
 NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", '
@@ -42,28 +41,12 @@ class VaultState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class KeyVaultServer:
+class KeyVaultServer(TlsHttpServer):
     """Start with :meth:`start`; ``url`` is the vault URL, ``ca_path`` the PEM to trust."""
 
     def __init__(self, folder: Path) -> None:
         self.state = VaultState()
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        self.ca_path = folder / "keyvault-ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_path))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(context)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
-        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> KeyVaultServer:
-        self._thread.start()
-        return self
+        super().__init__(_handler(self.state), folder, "keyvault")
 
     def go_down(self) -> None:
         """Become unreachable: every request, on new or pooled connections, gets no answer."""
@@ -80,8 +63,7 @@ class KeyVaultServer:
 
     def stop(self) -> None:
         self.state.released.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().stop()
 
     def latest(self, name: str) -> dict[str, Any] | None:
         with self.state.lock:

@@ -11,41 +11,21 @@ answers, and reads what was asked. TLS comes from a ``trustme`` CA (``ca_path``)
 from __future__ import annotations
 
 import json
-import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import trustme
+from tests.support.tls_server import TlsHttpServer
 
 
-class LogsQueryServer:
+class LogsQueryServer(TlsHttpServer):
     def __init__(self, folder: Path) -> None:
         self.tables: dict[str, tuple[list[str], list[list[Any]]]] = {}  # first word -> (columns, rows)
         self.queries: list[dict[str, Any]] = []
         self.fail_with: int | None = None  # answer every query with this status
-        ca = trustme.CA()
-        self.ca_path = folder / "logs-ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_path))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> LogsQueryServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(_handler(self), folder, "logs")
 
 
 def _handler(server: LogsQueryServer) -> type[BaseHTTPRequestHandler]:
