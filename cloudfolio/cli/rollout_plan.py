@@ -102,7 +102,7 @@ def cmd_readiness(args: argparse.Namespace) -> int:
 def register(actions: argparse._SubParsersAction) -> None:
     ready = actions.add_parser(
         "readiness", help="may the legacy app be removed? exit 0 only when ready",
-        description="Decommission readiness from the plan's record and the metrics: at 100 %% for "
+        description="Decommission readiness from the plan's record and the metrics: at 100 % for "
         "CLOUDFOLIO_READINESS_DAYS (default 7) with no rollback, at least CLOUDFOLIO_READINESS_MIN_COMPARISONS "
         "shadow comparisons and no divergence over that time, and the queue path's error rate not above legacy's "
         "before the cut-over. Prints every check with its evidence; exit 0 ready, 1 not ready, 2 bad plan.")
@@ -110,7 +110,7 @@ def register(actions: argparse._SubParsersAction) -> None:
     ready.set_defaults(func=cmd_readiness)
     plan = actions.add_parser(
         "plan", help="run the migration plan: show, start, pause, resume, promote, abort",
-        description="The rollout plan (CLOUDFOLIO_ROLLOUT_PLAN, or the shipped 10/25/50/100 %% plan) moves users "
+        description="The rollout plan (CLOUDFOLIO_ROLLOUT_PLAN, or the shipped 10/25/50/100 % plan) moves users "
         "to the queue path step by step: `rollout watch` analyses every step against the legacy baseline in the "
         "same window and promotes after the step's dwell on `pass`, holds on `inconclusive` (pausing after the "
         "plan's inconclusive_pause_seconds), and rolls back on `fail`. A step marked confirm waits for "
