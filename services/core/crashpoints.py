@@ -1,13 +1,14 @@
-"""Named points in the pipeline where the chaos tests kill a worker, exactly there.
+"""Named points in the pipeline where the chaos tests kill a worker or the router, exactly there.
 
 ``crash_point(name)`` does nothing unless the process was started with
-``CLOUDFOLIO_TEST_CRASH_AT=<name>:<folder>`` (the chaos tests set it for the worker they will kill,
-and no deployment does). Then the first time that point is reached it writes the marker file
+``CLOUDFOLIO_TEST_CRASH_AT=<name>:<folder>`` (the chaos tests set it for the process they will
+kill, and no deployment does). Then the first time that point is reached it writes the marker file
 ``<folder>/<name>`` and waits to be killed (60 s at most, then carries on), so the test can SIGKILL
 the process at that very point and prove the work survives.
 
-Points: ``after_plan_stored`` (plan written, no sync sent), ``after_merge_claim`` (claim won, merge
-not sent), ``mid_merge`` (half the records streamed), ``after_job_completed`` (training not handed off).
+Points: ``after_job_created`` (the router stored a new job, its plan not sent),
+``after_plan_stored`` (plan written, no sync sent), ``after_merge_claim`` (claim won, merge not
+sent), ``mid_merge`` (half the records streamed), ``after_job_completed`` (training not handed off).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from prometheus_client import CollectorRegistry
 
 from services.core.backends import Backends, build_backends
+from services.core.crashpoints import crash_point
 from services.core.inflight import AFTER, Admission, InflightJobs
 from services.core.jobs import Job
 from services.core.keys import Namespace
@@ -151,6 +152,7 @@ class Pipeline:
 
     def send_first_plan(self, job: Job) -> None:
         """Send a new job's ``plan_refresh``; if the broker refuses, fail the job and re-raise."""
+        crash_point("after_job_created")  # a router killed here leaves a pending job: the sweeper sends its plan
         try:
             self.send(self.actors.plan_refresh.message(job.job_id, job.username, bool(job.force), job.mode))
         except BrokerUnavailable:
