@@ -6,14 +6,28 @@ starts a thread pool per orchestration, grew 63 -> 94 MB at a steady slope with 
 stayed flat with two arenas (docs/SOAK-RESULTS.md). :func:`bound_malloc_arenas` applies
 ``MALLOC_ARENA_MAX`` (default 2) through ``mallopt``; it does nothing off glibc, and an operator's own
 ``MALLOC_ARENA_MAX`` (which glibc already read at start) wins.
+
+:func:`watch_allocations` is the diagnostic for what growth remains: with
+``CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR`` set, a process traces its Python allocations and writes the top
+growth by source line at intervals (``python -m loadtest.soak --tracemalloc`` sets it). Off by default.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
+import logging
 import os
 import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+from services.core.settings import Settings
+
+log = logging.getLogger("cloudfolio.memory")
 
 #: ``M_ARENA_MAX`` from glibc's malloc.h.
 M_ARENA_MAX = -8
@@ -30,3 +44,70 @@ def bound_malloc_arenas() -> bool:
     except (OSError, AttributeError):  # musl or another libc without mallopt
         return False
     return bool(mallopt(M_ARENA_MAX, DEFAULT_ARENAS))
+
+
+class AllocationWatch(threading.Thread):
+    """Traces Python allocations and appends, every ``every`` seconds, the top growth since the first
+    snapshot (by source line) to ``folder/<role>-<pid>.jsonl``: one JSON object per line with
+    ``seconds``, ``traced_mb``, ``rss_mb`` and ``top`` (``where``, ``size_kb``, ``delta_kb``, ``count``).
+
+    Growth that levels off is a cache filling; a line whose ``delta_kb`` keeps rising is a leak. RSS
+    growing while ``traced_mb`` stays flat is the allocator (fragmentation), not Python objects.
+
+    Parameters:
+      folder(Path): where the file goes (made if missing).
+      role(str): names the file (``router``, ``worker``, ``legacy``).
+      every(float): seconds between snapshots.
+      top(int): lines kept per snapshot (default 15).
+    """
+
+    def __init__(self, folder: Path, role: str, every: float, top: int = 15) -> None:
+        super().__init__(daemon=True, name="allocation-watch")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{role}-{os.getpid()}.jsonl"
+        self.every, self.top = every, top
+        self.stopped = threading.Event()
+        self._started = time.monotonic()
+        self._baseline: tracemalloc.Snapshot | None = None
+
+    def snapshot(self) -> dict[str, object]:
+        current = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        if self._baseline is None:
+            self._baseline = current
+        stats = current.compare_to(self._baseline, "lineno")[: self.top]
+        row = {
+            "seconds": round(time.monotonic() - self._started, 1),
+            "traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 2),
+            "rss_mb": round(_rss_bytes() / 2**20, 1),
+            "top": [{"where": f"{s.traceback[0].filename}:{s.traceback[0].lineno}", "size_kb": round(s.size / 1024),
+                     "delta_kb": round(s.size_diff / 1024), "count": s.count} for s in stats],
+        }
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        return row
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.snapshot()
+            except Exception:  # diagnostics never take the process down
+                log.exception("allocation snapshot failed")
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: the traced figures still tell
+        return 0
+
+
+def watch_allocations(settings: Settings, role: str) -> AllocationWatch | None:
+    """Start an :class:`AllocationWatch` when ``CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR`` is set."""
+    if not settings.memory_snapshots_dir:
+        return None
+    tracemalloc.start(1)
+    watch = AllocationWatch(Path(settings.memory_snapshots_dir), role, settings.memory_snapshot_seconds)
+    watch.start()
+    log.warning("tracing allocations into %s (diagnostics: slower)", watch.path)
+    return watch

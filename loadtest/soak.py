@@ -5,7 +5,9 @@ warms every portfolio, runs Locust's front-end mix (``loadtest/locustfile.py``) 
 seconds, and samples the resident memory (RSS) of every stack process every ``--sample-every``
 seconds. Writes into ``--out``: ``rss.csv``, ``rss.png`` (RSS over time per process),
 ``summary.json`` (requests, error rate, latency, and per process the RSS at start and end and the
-slope of a least-squares line through the samples after the warm-up, in MB per hour). ``--record``
+slope of a least-squares line through the samples after the warm-up, in MB per hour). With
+``--tracemalloc SECONDS`` each process also traces its Python allocations (``cloudfolio.memory``) and
+the summary names the source lines that grew most, to tell a cache filling from a leak. ``--record``
 also writes docs/SOAK-RESULTS.md. Exits 1 when the error rate is above ``--max-error-rate``.
 
     python -m loadtest.soak --users 100 --duration 600 --record
@@ -47,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--broker-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     parser.add_argument("--out", default="out/soak", help="folder for the reports (default out/soak)")
     parser.add_argument("--max-error-rate", type=float, default=0.0, help="fail above this (default 0)")
+    parser.add_argument("--tracemalloc", type=float, default=0, metavar="SECONDS",
+                        help="trace each process's Python allocations and snapshot the top growth every SECONDS "
+                             "into OUT/memory (slows the stack; summary.json gets the top lines); 0: off (default)")
     parser.add_argument("--record", action="store_true", help="also write docs/SOAK-RESULTS.md and docs/soak/")
     return parser
 
@@ -87,6 +92,19 @@ class RssSampler(threading.Thread):
             self.stopped.wait(self.every)
 
 
+def allocation_growth(folder: Path, top: int = 5) -> dict[str, Any]:
+    """Per process file of ``cloudfolio.memory.AllocationWatch``: traced MB first and last, and the
+    lines that grew most by the last snapshot."""
+    growth: dict[str, Any] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if rows:
+            growth[path.stem] = {"traced_mb": [rows[0]["traced_mb"], rows[-1]["traced_mb"]],
+                                 "rss_mb": [rows[0]["rss_mb"], rows[-1]["rss_mb"]],
+                                 "seconds": rows[-1]["seconds"], "top": rows[-1]["top"][:top]}
+    return growth
+
+
 def plot(rows: list[dict[str, float]], names: list[str], target: Path) -> None:
     import matplotlib
 
@@ -118,6 +136,8 @@ def report(args: argparse.Namespace, out: Path, sampler: RssSampler, names: list
         "slope_mb_per_hour_after_warmup": round(slope_mb_per_hour(
             [(r["seconds"], r[name]) for r in sampler.rows if r["seconds"] >= args.warmup]), 1),
     } for name in names}
+    if args.tracemalloc:
+        summary["allocations"] = allocation_growth(out / "memory")
     summary["settings"] = {k: v for k, v in vars(args).items() if k != "broker_url"}
     summary["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -130,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     usernames = [f"soak{uuid.uuid4().hex[:4]}-{i}" for i in range(args.portfolio_users)]
     extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2"}
+    if args.tracemalloc:
+        extra |= {"CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR": str(out / "memory"),
+                  "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": f"{args.tracemalloc:g}"}
     with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
                        github_generate=dict.fromkeys(usernames, args.repos),
                        extra=extra, logs_to=out / "logs") as stack:
@@ -150,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, rss in summary["rss"].items():
         print(f"{name:<8} RSS {rss['start_mb']:>7.1f} -> {rss['end_mb']:>7.1f} MB (max {rss['max_mb']:.1f}), "
               f"slope after warm-up {rss['slope_mb_per_hour_after_warmup']:+.1f} MB/h")
+    for name, grown in summary.get("allocations", {}).items():
+        lines = ", ".join(f"{t['where'].rsplit('site-packages/', 1)[-1]} {t['delta_kb']:+} KB"
+                          for t in grown["top"][:3])
+        print(f"{name:<16} traced {grown['traced_mb'][0]} -> {grown['traced_mb'][1]} MB; top growth: {lines}")
     print(f"requests {summary['aggregated']['requests']}, error rate {summary['error_rate']:.4%}, "
           f"p95 {summary['aggregated']['p95_ms']:.0f} ms")
     if args.record:

@@ -36,6 +36,8 @@ class Settings:
     otlp_endpoint: str
     otlp_traces_endpoint: str
     otel_service_name: str
+    memory_snapshots_dir: str
+    memory_snapshot_seconds: float
     appinsights_connection_string: str
     broker_url: str
     broker_connect_timeout: float

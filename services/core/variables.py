@@ -40,6 +40,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OTEL_SERVICE_NAME", "otel_service_name", "",
              "Service name on every span; empty names each process by its role (`cloudfolio-router`, "
              "`cloudfolio-worker`, `cloudfolio-legacy`, `cloudfolio-task`).", as_text),
+    Variable("CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR", "memory_snapshots_dir", "",
+             "Diagnosing memory growth: a folder where `serve`, `legacy` and `worker` trace Python allocations "
+             "(tracemalloc, which slows them) and append the top growth by source line every "
+             "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS to `<role>-<pid>.jsonl`. Empty (the default): off.", as_text),
+    Variable("CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS", "memory_snapshot_seconds", "60",
+             "Seconds between the allocation snapshots above.", float_range(1, 86400)),
     Variable("APPLICATIONINSIGHTS_CONNECTION_STRING", "appinsights_connection_string", "",
              "Application Insights connection string: traces (router requests as `requests`, with "
              "`customDimensions.routing_mode`) go to Azure Monitor. Empty: no Azure Monitor export.",

@@ -1,13 +1,20 @@
-"""The malloc arena bound: applied on glibc unless the operator chose their own."""
+"""The malloc arena bound (applied on glibc unless the operator chose their own) and the allocation watch."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import sys
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from cloudfolio.memory import AllocationWatch, watch_allocations
+from services.core.settings import Settings
 
 PROBE = "from cloudfolio.memory import bound_malloc_arenas; print(bound_malloc_arenas())"
 
@@ -23,3 +30,38 @@ def test_the_bound_is_set_on_glibc_and_an_operators_choice_wins() -> None:
     assert run_probe() == "True"
     assert run_probe(MALLOC_ARENA_MAX="4") == "False"
 
+
+
+@pytest.fixture
+def tracing_allocations() -> Iterator[None]:
+    tracemalloc.start(1)
+    yield
+    tracemalloc.stop()
+
+
+def test_the_watch_names_the_line_that_keeps_growing(tracing_allocations: None, tmp_path: Path) -> None:
+    watch = AllocationWatch(tmp_path / "memory", "router", every=60)
+    hoard: list[bytes] = []
+    watch.snapshot()
+    for _ in range(3):
+        grow(hoard)
+        watch.snapshot()
+    rows = [json.loads(line) for line in watch.path.read_text().splitlines()]
+    assert watch.path.name == f"router-{os.getpid()}.jsonl" and len(rows) == 4
+    growth = [next(t["delta_kb"] for t in row["top"] if t["where"].endswith(f"{Path(__file__).name}:{GROW_LINE}"))
+              for row in rows[1:]]
+    assert growth[0] >= 900 and growth[1] >= 1.8 * growth[0] and growth[2] >= 2.7 * growth[0], growth
+    assert rows[-1]["traced_mb"] > rows[0]["traced_mb"] + 2.5 and rows[-1]["rss_mb"] > 0
+    assert len(hoard) == 768
+
+
+def test_no_watch_unless_a_folder_is_set(tmp_path: Path) -> None:
+    assert watch_allocations(Settings.from_env({}), "router") is None
+    assert not tracemalloc.is_tracing()
+
+
+def grow(hoard: list[bytes]) -> None:
+    hoard.extend(bytes(4096) + bytes([i % 256]) for i in range(256))  # about 1 MB more each call
+
+
+GROW_LINE = grow.__code__.co_firstlineno + 1
