@@ -67,7 +67,7 @@ class AllocationWatch(threading.Thread):
         self.path = folder / f"{role}-{os.getpid()}.jsonl"
         self.every, self.top = every, top
         self.stopped = threading.Event()
-        self._started = time.monotonic()
+        self._began = time.monotonic()
         self._baseline: tracemalloc.Snapshot | None = None
 
     def snapshot(self) -> dict[str, object]:
@@ -76,7 +76,7 @@ class AllocationWatch(threading.Thread):
             self._baseline = current
         stats = current.compare_to(self._baseline, "lineno")[: self.top]
         row = {
-            "seconds": round(time.monotonic() - self._started, 1),
+            "seconds": round(time.monotonic() - self._began, 1),
             "traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 2),
             "rss_mb": round(_rss_bytes() / 2**20, 1),
             "top": [{"where": f"{s.traceback[0].filename}:{s.traceback[0].lineno}", "size_kb": round(s.size / 1024),

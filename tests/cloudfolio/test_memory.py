@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cloudfolio.devserver.waiting import wait_until
 from cloudfolio.memory import AllocationWatch, watch_allocations
 from services.core.settings import Settings
 
@@ -58,6 +59,22 @@ def test_the_watch_names_the_line_that_keeps_growing(tracing_allocations: None, 
 def test_no_watch_unless_a_folder_is_set(tmp_path: Path) -> None:
     assert watch_allocations(Settings.from_env({}), "router") is None
     assert not tracemalloc.is_tracing()
+
+
+def test_a_configured_process_snapshots_on_its_own(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR": str(tmp_path),
+                                  "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": "1"})
+    watch = watch_allocations(settings, "worker")
+    try:
+        assert watch is not None and tracemalloc.is_tracing()
+        lines = wait_until(lambda: watch.path.exists() and watch.path.read_text().splitlines(), 10,
+                           lambda: "no snapshot written")
+        assert json.loads(lines[0])["traced_mb"] > 0
+    finally:
+        if watch is not None:
+            watch.stopped.set()
+            watch.join(timeout=5)
+        tracemalloc.stop()
 
 
 def grow(hoard: list[bytes]) -> None:
