@@ -31,7 +31,7 @@ def _wait(jobs: JobStore, job: Job, username: str, timeout: float, quiet: bool) 
             if bar is None and job.total:  # nothing to sync (total 0) draws no bar
                 bar = tqdm(total=job.total, desc=f"syncing {username}", unit="repo", disable=quiet, mininterval=0.2)
             if bar is not None:
-                bar.n = jobs.progress(job.job_id).done
+                bar.n = jobs.progress_of(job).done
                 bar.refresh()
             if job.terminal:
                 return job

@@ -94,7 +94,7 @@ class QueuePath:
         return Run(self.name, username, job=admission.job)
 
     async def status(self, job: Job) -> dict[str, Any]:
-        progress = await run_in_threadpool(self.jobs.progress, job.job_id)
+        progress = self.jobs.progress_of(job)  # from the job just read: a poll lists no markers
         failed = [{"repo": r, "error": e} for r, e in sorted(progress.failed_repos.items())]
         return status_view(job, job.total, progress.completed, failed)
 

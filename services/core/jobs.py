@@ -14,6 +14,10 @@ share a job safely.
   marker and its count) raises it to the listed count. It may run ahead of the markers, never
   behind once every delivery has finished, so the markers are listed only when it says the last
   repo may be done: per repo one marker write and one job update, whatever the job's size.
+- ``failures`` in ``job.json`` copies the failed markers' repos and errors (in the same update as
+  the count; a replayed success removes its repo), so a status poll reads one blob
+  (:meth:`JobStore.progress_of`) instead of listing the markers; decisions (the merge, the
+  sweeper) still count the markers (:meth:`JobStore.progress`).
 - ``jobs/<id>/merge-claim-<n>`` is created by whoever sees the last repo finish: exactly one process
   wins it and enqueues the merge.
 - A job past its TTL, or one never created, reads as not found.
@@ -52,6 +56,8 @@ DEFAULT_JOB_TTL = 3600
 MAX_CAS_ATTEMPTS = 50
 #: Lock stripes that serialise one process's updates of a job (by job id).
 UPDATE_STRIPES = 64
+#: Characters of a failed repo's error kept in ``job.json`` (the marker keeps 2,000).
+FAILURE_TEXT = 500
 
 
 
@@ -109,6 +115,7 @@ class Job:
     finished_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     recorded: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # repo -> error, beside the failed markers
 
     def expired(self, now: datetime) -> bool:
         return datetime.fromisoformat(self.expires_at) <= now
@@ -246,15 +253,18 @@ class JobStore:
         key = job_repo_key(job_id, repo)
         body = json.dumps({"outcome": outcome, "error": error[:2000], "at": self.clock().isoformat()}).encode()
         metadata = {"outcome": outcome.value}
+        failure = (repo, error[:FAILURE_TEXT]) if outcome is RepoOutcome.FAILED else None
         try:
             self.storage.put(key, body, metadata=metadata, create_only=True)
         except AlreadyExists:
             upgraded = outcome is RepoOutcome.COMPLETED and self._upgrade_to_completed(key, body, metadata)
             listed = self.storage.count(job_repos_prefix(job_id))
-            job = self._count(job_id, lambda recorded: max(recorded, listed))
+            # a redelivered failure re-records it (its worker may have died before the job update)
+            job = self._count(job_id, lambda recorded: max(recorded, listed), failure=failure,
+                              cleared=repo if upgraded else None)
             return RepoRecorded(counted=upgraded, done=listed, total=job.total, upgraded=upgraded)
         try:
-            job = self._count(job_id, lambda recorded: recorded + 1)
+            job = self._count(job_id, lambda recorded: recorded + 1, failure=failure)
         except JobNotFound:
             self.storage.delete(key)
             raise
@@ -263,12 +273,18 @@ class JobStore:
             done = self.storage.count(job_repos_prefix(job_id))
         return RepoRecorded(counted=True, done=done, total=job.total)
 
-    def _count(self, job_id: str, new_count: Callable[[int], int]) -> Job:
+    def _count(self, job_id: str, new_count: Callable[[int], int], *, failure: tuple[str, str] | None = None,
+               cleared: str | None = None) -> Job:
         def change(job: Job) -> bool | None:
             value = new_count(job.recorded)
-            if value == job.recorded:
+            known = failure is None or job.failures.get(failure[0]) == failure[1]
+            if value == job.recorded and known and (cleared is None or cleared not in job.failures):
                 return False
             job.recorded = value
+            if failure is not None:
+                job.failures[failure[0]] = failure[1]
+            if cleared is not None:
+                job.failures.pop(cleared, None)
             return None
 
         return self.update(job_id, change)
@@ -288,7 +304,17 @@ class JobStore:
                 continue
         return False
 
+    @staticmethod
+    def progress_of(job: Job) -> Progress:
+        """The job's progress from its own document, no listing: what a status poll shows. It may
+        trail the markers by the repos whose worker died before counting them (their redelivery
+        counts them)."""
+        done = job.recorded if job.total is None else min(job.recorded, job.total)
+        failed = dict(job.failures)
+        return Progress(job.total, max(0, done - len(failed)), len(failed), failed)
+
     def progress(self, job_id: str) -> Progress:
+        """The job's progress counted from its repo markers (exact; lists them)."""
         job = self.get(job_id)
         completed, failed_repos = 0, {}
         prefix = job_repos_prefix(job_id)

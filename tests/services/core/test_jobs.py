@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.core.jobs import JobNotFound, JobStatus, JobStore, RepoOutcome
+from services.core.jobs import JobNotFound, JobStatus, JobStore, Progress, RepoOutcome
 from services.core.storage import StorageBackend
 from services.core.storage.local import LocalBackend
 from tests.support.clocks import ManualUtcClock
@@ -184,6 +184,30 @@ def test_duplicates_may_push_the_count_ahead_but_never_decide_alone(tmp_path: Pa
     jobs.update(job.job_id, lambda current: setattr(current, "recorded", 3))  # as if both late counts landed
     assert not jobs.record_repo(job.job_id, "repo-1").all_done, "the markers decide: 2 of 3"
     assert jobs.record_repo(job.job_id, "repo-2").all_done
+
+
+def test_a_status_poll_reads_the_progress_from_the_job_alone(tmp_path: Path) -> None:
+    storage = CountingStorage(tmp_path)
+    jobs = JobStore(storage)
+    job = jobs.create("octocat")
+    jobs.set_total(job.job_id, 5)
+    jobs.record_repo(job.job_id, "a")
+    for _ in range(2):  # a duplicate failure counts once
+        jobs.record_repo(job.job_id, "b", outcome=RepoOutcome.FAILED, error="HTTP 500")
+    jobs.record_repo(job.job_id, "c", outcome=RepoOutcome.FAILED, error="boom")
+    jobs.record_repo(job.job_id, "c")  # replayed from the dead-letter queue: a success replaces it
+    # a worker died between the failed marker of "d" and its job update; its redelivery records it
+    storage.put(f"jobs/{job.job_id}/repos/d", b'{"error": "timeout"}', metadata={"outcome": "failed"},
+                create_only=True)
+    assert jobs.progress_of(jobs.get(job.job_id)) == Progress(5, 2, 1, {"b": "HTTP 500"}), "d not counted yet"
+    jobs.record_repo(job.job_id, "d", outcome=RepoOutcome.FAILED, error="timeout")
+    storage.listings = 0
+    quick = jobs.progress_of(jobs.get(job.job_id))
+    assert storage.listings == 0
+    assert quick == jobs.progress(job.job_id) == Progress(5, 2, 2, {"b": "HTTP 500", "d": "timeout"})
+    jobs.record_repo(job.job_id, "e")
+    assert jobs.progress_of(jobs.get(job.job_id)) == jobs.progress(job.job_id) == Progress(
+        5, 3, 2, {"b": "HTTP 500", "d": "timeout"})
 
 
 def test_recording_a_repo_of_an_unknown_job_leaves_no_marker(tmp_path: Path) -> None:
