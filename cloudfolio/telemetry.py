@@ -1,4 +1,5 @@
-"""Where the spans go: the process's OpenTelemetry tracer provider, chosen once from settings.
+"""Where spans and metrics go: the process's OpenTelemetry tracer and meter providers, chosen once
+from settings.
 
 - ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` set: spans are batched
   to that OTLP/HTTP collector (Jaeger, Tempo, the OpenTelemetry Collector...); the exporter reads
@@ -7,6 +8,10 @@
   exporter of ``azure-monitor-opentelemetry`` (the router's ``SERVER`` spans become ``requests``
   rows, their attributes ``customDimensions``). The distro's ``configure_azure_monitor`` is not
   used: it instruments HTTP libraries globally with full URLs, and ours must be redacted.
+- the operational metrics of :mod:`services.core.observations` go to the same places: OTLP/HTTP
+  ``/v1/metrics`` (or ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``) and Azure Monitor (``customMetrics``),
+  every ``OTEL_METRIC_EXPORT_INTERVAL`` milliseconds (the SDK's setting, default 60000). Prometheus
+  ``/metrics`` keeps serving them either way.
 - neither: nothing is installed. The OpenTelemetry API stays a no-op: no span data is created and
   nothing is sent anywhere.
 
@@ -29,13 +34,13 @@ log = logging.getLogger("cloudfolio.telemetry")
 #: URL attributes of the httpx instrumentation (old and stable semantic conventions) that are redacted.
 URL_ATTRIBUTES = ("http.url", "url.full")
 
-_configured: list[Any] = []  # the installed provider, once per process
+_configured: list[Any] = []  # the installed providers, once per process
 
 
 def exporters_of(settings: Settings) -> list[str]:
     """Which exporters the settings ask for (``otlp``, ``azure-monitor``); empty: tracing off."""
     chosen = []
-    if settings.otlp_traces_endpoint or settings.otlp_endpoint:
+    if settings.otlp_traces_endpoint or settings.otlp_endpoint or settings.otlp_metrics_endpoint:
         chosen.append("otlp")
     if settings.appinsights_connection_string:
         chosen.append("azure-monitor")
@@ -54,7 +59,7 @@ def configure_telemetry(settings: Settings, role: str) -> list[str]:
 
     resource = Resource.create({SERVICE_NAME: settings.otel_service_name or f"cloudfolio-{role}"})
     provider = TracerProvider(resource=resource)
-    if "otlp" in chosen:
+    if "otlp" in chosen and (settings.otlp_traces_endpoint or settings.otlp_endpoint):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = settings.otlp_traces_endpoint or settings.otlp_endpoint.rstrip("/") + "/v1/traces"
@@ -67,9 +72,32 @@ def configure_telemetry(settings: Settings, role: str) -> list[str]:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _configured.append(provider)
+    _configured.append(_install_meter_provider(settings, chosen, resource))
     _instrument_clients()
     log.info("tracing to %s as %s", " and ".join(chosen), resource.attributes.get(SERVICE_NAME))
     return chosen
+
+
+def _install_meter_provider(settings: Settings, chosen: list[str], resource: Any) -> Any:
+    """The operational metrics' exporters: OTLP/HTTP and Azure Monitor, each on a periodic reader."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    readers = []
+    if settings.otlp_metrics_endpoint or settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        endpoint = settings.otlp_metrics_endpoint or settings.otlp_endpoint.rstrip("/") + "/v1/metrics"
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint)))
+    if "azure-monitor" in chosen:
+        from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
+
+        readers.append(PeriodicExportingMetricReader(AzureMonitorMetricExporter(
+            connection_string=settings.appinsights_connection_string, disable_offline_storage=True)))
+    provider = MeterProvider(resource=resource, metric_readers=readers)
+    metrics.set_meter_provider(provider)
+    return provider
 
 
 def redact_span_urls(span: Any, _request: Any = None, *_rest: Any) -> None:
@@ -94,6 +122,6 @@ async def _async_redact(span: Any, request: Any) -> None:
 
 
 def shutdown_telemetry() -> None:
-    """Flush and stop the provider (a process's last spans are exported before it exits)."""
+    """Flush and stop the providers (a process's last spans and metrics are exported before it exits)."""
     for provider in _configured:
         provider.shutdown()

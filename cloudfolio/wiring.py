@@ -20,6 +20,7 @@ from rollout.factory import make_flag_store
 from rollout.seeds import startup_report
 from router.app import create_app
 from router.context import build_context
+from router.middleware.tracing import RequestTracing
 from services.core.backends import Backends, build_backends
 from services.core.components import make_source
 from services.core.settings import Settings
@@ -70,7 +71,10 @@ def legacy_service(settings: Settings) -> Service:
     backends.storage.check()
     orchestrator = legacy_orchestrator(settings, backends)
     sweeper = Sweeper(backends.jobs, settings.job_deadline).start()
-    return Service(_legacy_app(settings, orchestrator), {"storage": repr(backends.storage)},
+    app = _legacy_app(settings, orchestrator)
+    # its own SERVER spans, children of the router's calls; no routing_mode: that is the router's decision
+    app.add_middleware(RequestTracing, skip=("/api/health",))
+    return Service(app, {"storage": repr(backends.storage)},
                    [backends.close, orchestrator.close, sweeper.stop])
 
 

@@ -4,6 +4,8 @@ The task comes from ``--task-file``, ``TASK_DATA``, or one ``train_model`` messa
 training queue (acked on success, dead-lettered on failure or a malformed message). Exit codes:
 0 trained or already cached (or too few documented repos), 1 failed or timed out, 2 a bad task.
 Work that overruns ``WORKER_TASK_TIMEOUT`` cannot be interrupted, so the process ends itself.
+With an exporter configured (docs/OBSERVABILITY.md) the run is one ``train_model`` span; a task
+taken from the queue continues the trace its message carries.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cloudfolio.cli.common import add_data_dir, load_settings
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
-from services.core.backends import build_backends
+from cloudfolio.telemetry import configure_telemetry, shutdown_telemetry
+from services.core import tracing
+from services.core.backends import Backends, build_backends
 from services.core.settings import Settings
 from services.queue.delivery import Delivery, take_one
 from services.queue.single_task import FAILED, TIMED_OUT, run_with_deadline
-from services.train.task import InvalidTask, NoBundle, parse_train_task, run_train_task
+from services.train.task import InvalidTask, NoBundle, TrainTask, parse_train_task, run_train_task
+from services.train.trainer import TrainOutcome
 
 NO_TASK = ("no task: give --task-file F, set TASK_DATA to a JSON object like {\"username\": \"yungryce\"}, "
            "or use --from-queue")
@@ -48,6 +54,28 @@ def _raw_task(args: argparse.Namespace, settings: Settings) -> tuple[str, Delive
 
 def cmd_train(args: argparse.Namespace) -> int:
     settings = load_settings(args, one_shot=True)
+    configure_telemetry(settings, "task")
+    try:
+        return _train(args, settings)
+    finally:
+        shutdown_telemetry()
+
+
+def _traced(backends: Backends, task: TrainTask, delivery: Delivery | None) -> Callable[[], TrainOutcome]:
+    """The training run as one ``train_model`` span; a queued task continues its message's trace."""
+    carried = tracing.extract(delivery.message.options) if delivery is not None else None
+    kind = tracing.SpanKind.CONSUMER if delivery is not None else tracing.SpanKind.INTERNAL
+    job_id = str(delivery.kwargs.get("job_id")) if delivery is not None and delivery.kwargs.get("job_id") else None
+
+    def run() -> TrainOutcome:
+        with tracing.span("train_model", kind=kind, context=carried, username=task.username, job_id=job_id,
+                          mode=task.namespace.value):
+            return run_train_task(backends, task)
+
+    return run
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
     source = _raw_task(args, settings)
     if isinstance(source, int):
         return source
@@ -64,13 +92,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         return RET_USAGE
     backends = build_backends(settings)
     timeout = args.timeout or settings.worker_task_timeout
-    finished = run_with_deadline(lambda: run_train_task(backends, task), timeout,
+    finished = run_with_deadline(_traced(backends, task, delivery), timeout,
                                  delivery.keep_alive if delivery is not None else None)
     if finished.state == TIMED_OUT:
         print(f"training did not finish within {timeout}s (WORKER_TASK_TIMEOUT); giving up", file=sys.stderr)
         if delivery is not None:
             delivery.reject()
         sys.stdout.flush()
+        shutdown_telemetry()  # the spans that ended go out; the unfinished training span cannot
         os._exit(RET_FAILED)  # the training thread cannot be interrupted; end the process
     if finished.state == FAILED:
         no_bundle = isinstance(finished.error, NoBundle)

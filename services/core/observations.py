@@ -16,6 +16,12 @@ one-shot command) costs nothing. Names and labels:
   ``exists``, ``too_few_documents``, ``failed``...;
 - ``job_duration_seconds{path, outcome}``: a refresh job from creation to its end, counted once.
 
+The same measurements also go to OpenTelemetry instruments (meter ``cloudfolio``), which cost
+nothing until the composition installs a meter provider (an OTLP or Azure Monitor exporter is set):
+``cloudfolio_cache_lookups``, ``github_rate_limit_remaining``, ``github_rate_limit_reset_timestamp``
+(unit ``s``), ``training_runs``, ``training_duration`` (``s``) and ``job_duration`` (``s``), with the
+labels above as attributes (OpenTelemetry's Prometheus naming turns them back into the names above).
+
 Cardinality: users are never a label. ``user_bucket`` is a stable hash bucket (:func:`user_bucket`,
 32 buckets, the same on every replica), so a user's hit rate is read from their bucket.
 """
@@ -25,11 +31,14 @@ from __future__ import annotations
 import hashlib
 import threading
 
+from opentelemetry import metrics
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 #: Number of ``user_bucket`` values.
 USER_BUCKETS = 32
 CACHES = ("bundle", "repo", "model", "github_etag")
+TRAINING_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1500.0)
+JOB_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 
 def user_bucket(username: str) -> str:
@@ -55,9 +64,27 @@ class _Metrics:
                            ["token"], registry=registry)
         self.training = Counter("training_runs_total", "Training runs by outcome.", ["outcome"], registry=registry)
         self.training_seconds = Histogram("training_duration_seconds", "Training run duration.", ["outcome"],
-                                          registry=registry, buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1500))
+                                          registry=registry, buckets=TRAINING_BUCKETS)
         self.jobs = Histogram("job_duration_seconds", "Refresh job duration, created to finished.", ["path", "outcome"],
-                              registry=registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
+                              registry=registry, buckets=JOB_BUCKETS)
+
+
+class _Instruments:
+    """The OpenTelemetry side: no-ops until a meter provider is installed (the API's proxies)."""
+
+    def __init__(self) -> None:
+        meter = metrics.get_meter("cloudfolio")
+        self.cache = meter.create_counter("cloudfolio_cache_lookups", description="Cache lookups.")
+        self.remaining = meter.create_gauge("github_rate_limit_remaining",
+                                            description="GitHub requests left in the window, per token.")
+        self.reset = meter.create_gauge("github_rate_limit_reset_timestamp", unit="s",
+                                        description="When GitHub's window resets (Unix time).")
+        self.training = meter.create_counter("training_runs", description="Training runs by outcome.")
+        self.training_seconds = meter.create_histogram("training_duration", unit="s",
+                                                       description="Training run duration.",
+                                                       explicit_bucket_boundaries_advisory=TRAINING_BUCKETS)
+        self.jobs = meter.create_histogram("job_duration", unit="s", description="Refresh job duration.",
+                                           explicit_bucket_boundaries_advisory=JOB_BUCKETS)
 
 
 class Observations:
@@ -65,34 +92,44 @@ class Observations:
 
     def __init__(self) -> None:
         self._metrics: _Metrics | None = None
+        self._otel: _Instruments | None = None
         self._lock = threading.Lock()
 
     def bind(self, registry: CollectorRegistry) -> None:
         """Record into ``registry`` from now on (the first registry wins; later calls do nothing)."""
         with self._lock:
             if self._metrics is None:
+                self._otel = _Instruments()
                 self._metrics = _Metrics(registry)
 
     def cache(self, cache: str, hit: bool, username: str, count: int = 1) -> None:
-        if self._metrics is not None and count > 0:
-            self._metrics.cache.labels(cache, "hit" if hit else "miss", user_bucket(username)).inc(count)
+        if self._metrics is None or self._otel is None or count <= 0:
+            return
+        outcome, bucket = "hit" if hit else "miss", user_bucket(username)
+        self._metrics.cache.labels(cache, outcome, bucket).inc(count)
+        self._otel.cache.add(count, {"cache": cache, "outcome": outcome, "user_bucket": bucket})
 
     def github_rate_limit(self, token: str, remaining: str | None, reset: str | None) -> None:
-        if self._metrics is None:
+        if self._metrics is None or self._otel is None:
             return
         try:
             if remaining is not None:
                 self._metrics.remaining.labels(token).set(float(remaining))
+                self._otel.remaining.set(float(remaining), {"token": token})
             if reset is not None:
                 self._metrics.reset.labels(token).set(float(reset))
+                self._otel.reset.set(float(reset), {"token": token})
         except ValueError:  # a malformed header is GitHub's problem, not a reason to fail a sync
             return
 
     def training(self, outcome: str, seconds: float) -> None:
-        if self._metrics is not None:
+        if self._metrics is not None and self._otel is not None:
             self._metrics.training.labels(outcome).inc()
             self._metrics.training_seconds.labels(outcome).observe(seconds)
+            self._otel.training.add(1, {"outcome": outcome})
+            self._otel.training_seconds.record(seconds, {"outcome": outcome})
 
     def job_finished(self, path: str, outcome: str, seconds: float) -> None:
-        if self._metrics is not None:
+        if self._metrics is not None and self._otel is not None:
             self._metrics.jobs.labels(path, outcome).observe(seconds)
+            self._otel.jobs.record(seconds, {"path": path, "outcome": outcome})

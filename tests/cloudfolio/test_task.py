@@ -1,4 +1,4 @@
-"""``cloudfolio train``, single-task mode, as a real process: exit codes, timeouts, --from-queue."""
+"""``cloudfolio train``, single-task mode, as a real process: exit codes, timeouts, --from-queue, its span."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from services.core.settings import Settings
 from services.queue.pipeline import build_pipeline
 from services.queue.workers import InProcessWorkers
 from tests.services.queue.test_training_actor import TINY, embedded
+from tests.support.otlp_receiver import OtlpReceiver
 
 
 def run_train(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -58,7 +60,8 @@ def test_single_task_mode_exit_codes_for_bad_tasks_failures_and_timeouts(refresh
 
 
 @pytest.mark.integration
-def test_from_queue_takes_one_message_acks_it_and_dead_letters_failures(refreshed: Path, rabbitmq_url: str) -> None:
+def test_from_queue_takes_one_message_acks_it_and_dead_letters_failures(refreshed: Path, rabbitmq_url: str,
+                                                                         otlp: OtlpReceiver) -> None:
     import pika
 
     from cloudfolio.devserver.processes import QueueEnv, delete_queues
@@ -67,15 +70,25 @@ def test_from_queue_takes_one_message_acks_it_and_dead_letters_failures(refreshe
     queue = env.queue_names[2]
     pipeline = build_pipeline(Settings.from_env({**env.env(), **TINY, "CLOUDFOLIO_REPO_SOURCE": "sample"}))
     try:
+        sent_trace, sent_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]  # as the merge's span would send it
         for username in ("octocat", "yungryce"):  # yungryce has no bundle here: that one must fail
-            message = pipeline.actors.train_model.message(job_id="0" * 32, username=username,
-                                                          content_fingerprint="0" * 32, bundle_fingerprint="0" * 32)
+            message = pipeline.actors.train_model.message_with_options(
+                kwargs={"job_id": "0" * 32, "username": username, "content_fingerprint": "0" * 32,
+                        "bundle_fingerprint": "0" * 32}, traceparent=f"00-{sent_trace}-{sent_span}-01")
             pipeline.send(message)
-        extra = {"CLOUDFOLIO_BROKER_URL": rabbitmq_url, "CLOUDFOLIO_TRAINING_QUEUE": queue}
+        extra = {"CLOUDFOLIO_BROKER_URL": rabbitmq_url, "CLOUDFOLIO_TRAINING_QUEUE": queue,
+                 "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url}
         first = run_train(refreshed, "--from-queue", **extra)
         assert first.returncode == 0 and '"status": "trained"' in first.stdout, first.stderr[-2000:]
         second = run_train(refreshed, "--from-queue", **extra)
         assert second.returncode == 1 and "refresh it first" in second.stderr
+        # each run was one train_model span continuing its message's trace, exported before the exit
+        spans = [s for s in otlp.trace(sent_trace) if s.name == "train_model"]
+        assert sorted(s.attributes["cloudfolio.username"] for s in spans) == ["octocat", "yungryce"], spans
+        for span in spans:
+            assert span.parent_id == sent_span and span.kind == "consumer" and span.service == "cloudfolio-task"
+            assert span.attributes["cloudfolio.job_id"] == "0" * 32
+            assert span.status_code == (2 if span.attributes["cloudfolio.username"] == "yungryce" else 0)
         empty = run_train(refreshed, "--from-queue", **extra)
         assert empty.returncode == 0 and "is empty" in empty.stdout
         channel = pika.BlockingConnection(pika.URLParameters(rabbitmq_url)).channel()

@@ -1,5 +1,6 @@
 """One refresh is one trace: the router and two worker processes over RabbitMQ, each exporting
-OTLP/HTTP to a receiver started by the test (decoded with ``opentelemetry-proto``)."""
+OTLP/HTTP to a receiver started by the test (decoded with ``opentelemetry-proto``); the same
+refresh's operational metrics reach the receiver as OpenTelemetry metrics."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from cloudfolio.devserver.github import FakeGitHub
 from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
 from cloudfolio.devserver.threaded import free_port
 from cloudfolio.devserver.waiting import wait_until
-from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from services.core.observations import user_bucket
+from tests.support.otlp_receiver import OtlpReceiver, ReceivedPoint, ReceivedSpan
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +26,10 @@ TINY_TRAINING = {"CLOUDFOLIO_TRAIN_MAX_PAIRS": "8", "CLOUDFOLIO_TRAIN_EPOCHS": "
                  "CLOUDFOLIO_TRAIN_WARMUP_STEPS": "1"}
 
 
-@pytest.fixture(scope="session")
-def otlp() -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
 def traced_env(github: FakeGitHub, rabbitmq_url: str, tmp_path: Path, otlp: OtlpReceiver, **extra: str) -> QueueEnv:
     return QueueEnv(tmp_path / "data", github.base_url, broker_url=rabbitmq_url, extra={
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url, "OTEL_BSP_SCHEDULE_DELAY": "100", "QUEUE_TRAFFIC_PCT": "100",
+        "OTEL_METRIC_EXPORT_INTERVAL": "300",
         "CLOUDFOLIO_WORKER_HEALTH_PORT": "0", "CLOUDFOLIO_LOG_FORMAT": "json", **TINY_TRAINING, **extra})
 
 
@@ -117,6 +113,31 @@ def test_one_refresh_is_one_trace_from_the_router_through_every_queue_hop(
     assert any(s.kind == "client" and s.parent_id in fetch_ids for s in spans)
     carried = [r.headers.get("traceparent", "") for r in github.requests_to(f"/repos/{username}/")]
     assert carried and all(server.trace_id in header for header in carried)
+    the_operational_metrics_were_exported(stack["router"], username, job_id, otlp)
+
+
+def the_operational_metrics_were_exported(router: str, username: str, job_id: str, otlp: OtlpReceiver) -> None:
+    """The same refresh's operational metrics, as OpenTelemetry metrics at the OTLP receiver."""
+    status = httpx.get(f"{router}/bundles/{username}/status", params={"job_id": job_id}, timeout=10).json()
+    assert status["status"] == "completed", status  # this first terminal poll records the job's duration
+
+    def point(metric: str, service: str, **attributes: str) -> ReceivedPoint | None:
+        return next((p for p in reversed(otlp.metric_points(metric)) if p.service == f"cloudfolio-{service}"
+                     and attributes.items() <= p.attributes.items()), None)
+
+    job = wait_until(lambda: point("job_duration", "router", path="queue", outcome="completed"), 20,
+                     lambda: f"no job_duration from the router: {otlp.metric_points('job_duration')}")
+    assert job.kind == "histogram" and job.unit == "s" and job.count >= 1 and job.total > 0
+    trained = wait_until(lambda: point("training_runs", "worker", outcome="trained"), 20,
+                         lambda: f"no training_runs: {otlp.metric_points('training_runs')}")
+    assert trained.kind == "sum" and trained.value >= 1
+    assert point("training_duration", "worker", outcome="trained") is not None
+    bucket = user_bucket(username)
+    synced = point("cloudfolio_cache_lookups", "worker", cache="repo", outcome="miss", user_bucket=bucket)
+    assert synced is not None and synced.value >= 6, otlp.metric_points("cloudfolio_cache_lookups")
+    quota = point("github_rate_limit_remaining", "worker")
+    assert quota is not None and quota.kind == "gauge" and quota.value > 0
+    assert quota.attributes["token"] == "anonymous" or quota.attributes["token"].startswith("sha256:")
 
 
 def test_a_message_redelivered_after_a_worker_is_killed_continues_the_same_trace(
@@ -163,3 +184,24 @@ def test_a_message_redelivered_after_a_worker_is_killed_continues_the_same_trace
             if process.process.poll() is None:
                 process.stop()
         delete_queues(rabbitmq_url, env.queue_names)
+
+
+def test_the_legacy_replica_traces_its_requests_as_children_of_the_callers_span(
+        github: FakeGitHub, rabbitmq_url: str, tmp_path: Path, otlp: OtlpReceiver) -> None:
+    otlp.clear()
+    env = traced_env(github, rabbitmq_url, tmp_path, otlp)
+    legacy = ServiceProcess(env, "legacy", port=free_port(), ready_path="/api/health")
+    try:
+        caller_trace, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+        answer = httpx.get(f"{legacy.url}/api/bundles/nobody-here", timeout=10,
+                           headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"})
+        assert answer.status_code == 404, answer.text
+        server = wait_until(lambda: next((s for s in otlp.snapshot() if s.trace_id == caller_trace), None), 20,
+                            lambda: f"the legacy replica exported no span:\n{legacy.log_text()}")
+        assert server.name == "GET /api/bundles/{username}" and server.kind == "server"
+        assert server.parent_id == caller_span and server.service == "cloudfolio-legacy"
+        assert server.attributes["http.response.status_code"] == 404
+        assert server.attributes["routing_mode"] not in ("queue", "legacy"), "routing_mode is the router's decision"
+        assert not [s for s in otlp.snapshot() if s.attributes.get("url.path") == "/api/health"]
+    finally:
+        legacy.stop()

@@ -1,10 +1,11 @@
-"""An OTLP/HTTP trace receiver on loopback: what a collector (Jaeger, Tempo, the OpenTelemetry
+"""An OTLP/HTTP receiver on loopback: what a collector (Jaeger, Tempo, the OpenTelemetry
 Collector) sees from our processes.
 
 It speaks the documented protocol: ``POST /v1/traces`` with an ``ExportTraceServiceRequest``
 protobuf body (``Content-Type: application/x-protobuf``, optionally gzip), answered with an empty
-``ExportTraceServiceResponse``. Spans are decoded with ``opentelemetry-proto`` and kept as
-:class:`ReceivedSpan` for assertions.
+``ExportTraceServiceResponse``, and ``POST /v1/metrics`` with an ``ExportMetricsServiceRequest``.
+Spans are decoded with ``opentelemetry-proto`` and kept as :class:`ReceivedSpan`, metric data
+points as :class:`ReceivedPoint`, for assertions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -46,14 +51,44 @@ class ReceivedSpan:
     links: list[tuple[str, str]] = field(default_factory=list)  # (trace_id, span_id)
 
 
+@dataclass
+class ReceivedPoint:
+    """One data point: a sum's or gauge's ``value``, a histogram's ``count`` and ``total``."""
+
+    metric: str
+    kind: str  # sum, gauge, histogram
+    unit: str
+    service: str
+    attributes: dict[str, Any]
+    value: float = 0.0
+    count: int = 0
+    total: float = 0.0
+
+
+def _points(metric: Any, service: str) -> list[ReceivedPoint]:
+    kind = metric.WhichOneof("data")
+    found = []
+    for point in getattr(metric, kind).data_points:
+        attributes = {a.key: _value(a.value) for a in point.attributes}
+        received = ReceivedPoint(metric.name, kind, metric.unit, service, attributes)
+        if kind == "histogram":
+            received.count, received.total = point.count, point.sum
+        else:
+            received.value = point.as_double if point.WhichOneof("value") == "as_double" else point.as_int
+        found.append(received)
+    return found
+
+
 class OtlpReceiver:
     """Collects the spans exported to it; ``url`` is the OTLP endpoint root (``port``: a free one)."""
 
     def __init__(self, port: int | None = None) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.points: list[ReceivedPoint] = []
         self.requests = 0
         self._lock = threading.Lock()
-        self.server = ServerThread(Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])]),
+        self.server = ServerThread(Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"]),
+                                                     Route("/v1/metrics", self._metrics, methods=["POST"])]),
                                    port=port)
 
     @property
@@ -70,21 +105,37 @@ class OtlpReceiver:
     def clear(self) -> None:
         with self._lock:
             self.spans.clear()
+            self.points.clear()
             self.requests = 0
 
     def snapshot(self) -> list[ReceivedSpan]:
         with self._lock:
             return list(self.spans)
 
+    def metric_points(self, name: str) -> list[ReceivedPoint]:
+        with self._lock:
+            return [p for p in self.points if p.metric == name]
+
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [s for s in self.snapshot() if s.trace_id == trace_id]
 
+    async def _metrics(self, request: Request) -> Response:
+        export = ExportMetricsServiceRequest()
+        export.ParseFromString(await _body(request))
+        received = []
+        for resource_metrics in export.resource_metrics:
+            resource = {a.key: _value(a.value) for a in resource_metrics.resource.attributes}
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    received.extend(_points(metric, str(resource.get("service.name", ""))))
+        with self._lock:
+            self.points.extend(received)
+            self.requests += 1
+        return Response(ExportMetricsServiceResponse().SerializeToString(), media_type="application/x-protobuf")
+
     async def _traces(self, request: Request) -> Response:
-        body = await request.body()
-        if request.headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
         export = ExportTraceServiceRequest()
-        export.ParseFromString(body)
+        export.ParseFromString(await _body(request))
         received = []
         for resource_spans in export.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
@@ -101,3 +152,8 @@ class OtlpReceiver:
             self.spans.extend(received)
             self.requests += 1
         return Response(ExportTraceServiceResponse().SerializeToString(), media_type="application/x-protobuf")
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    return gzip.decompress(body) if request.headers.get("content-encoding") == "gzip" else body
