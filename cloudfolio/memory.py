@@ -7,9 +7,11 @@ stayed flat with two arenas (docs/SOAK-RESULTS.md). :func:`bound_malloc_arenas` 
 ``MALLOC_ARENA_MAX`` (default 2) through ``mallopt``; it does nothing off glibc, and an operator's own
 ``MALLOC_ARENA_MAX`` (which glibc already read at start) wins.
 
-:func:`watch_allocations` is the diagnostic for what growth remains: with
-``CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR`` set, a process traces its Python allocations and writes the top
-growth by source line at intervals (``python -m loadtest.soak --tracemalloc`` sets it). Off by default.
+:class:`MallocTrimmer` returns freed C-heap pages to the system every
+``CLOUDFOLIO_MALLOC_TRIM_SECONDS`` (default 60). :func:`watch_allocations` is the diagnostic for
+what growth remains: with ``CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR`` set, a process traces its Python
+allocations and writes the top growth by source line at intervals (``python -m loadtest.soak
+--tracemalloc`` sets it). Off by default.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import ctypes.util
 import json
 import logging
 import os
+import platform
 import sys
 import threading
 import time
@@ -111,3 +114,40 @@ def watch_allocations(settings: Settings, role: str) -> AllocationWatch | None:
     watch.start()
     log.warning("tracing allocations into %s (diagnostics: slower)", watch.path)
     return watch
+
+
+class MallocTrimmer(threading.Thread):
+    """Calls glibc's ``malloc_trim(0)`` every ``every`` seconds, handing freed heap pages back to the
+    system. Python's own heap stays flat under load (the soak's allocation snapshots), but the C
+    allocator keeps the pages of freed request buffers, so RSS creeps without it.
+
+    Parameters:
+      every(float): seconds between trims.
+    """
+
+    def __init__(self, every: float) -> None:
+        super().__init__(daemon=True, name="malloc-trim")
+        self.every = every
+        self.stopped = threading.Event()
+        self.trims = 0
+        self._trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self._trim(0)
+            self.trims += 1
+
+
+def trim_malloc_periodically(settings: Settings) -> MallocTrimmer | None:
+    """Start a :class:`MallocTrimmer` on glibc when ``CLOUDFOLIO_MALLOC_TRIM_SECONDS`` is above 0."""
+    if settings.malloc_trim_seconds <= 0 or platform.libc_ver()[0] != "glibc":
+        return None
+    trimmer = MallocTrimmer(settings.malloc_trim_seconds)
+    trimmer.start()
+    return trimmer
+
+
+def watch_memory(settings: Settings, role: str) -> None:
+    """What a long-running process (``serve``, ``legacy``, ``worker``) does about its memory."""
+    trim_malloc_periodically(settings)
+    watch_allocations(settings, role)

@@ -8,7 +8,7 @@ import sys
 
 from cloudfolio.cli.common import add_data_dir, load_settings
 from cloudfolio.cli.exits import RET_OK
-from cloudfolio.memory import watch_allocations
+from cloudfolio.memory import watch_memory
 from cloudfolio.telemetry import configure_telemetry, shutdown_telemetry
 from cloudfolio.wiring import Service, legacy_service, serve_app
 from services.core.redaction import redact_url
@@ -37,7 +37,7 @@ def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     configure_telemetry(settings, "router")
-    watch_allocations(settings, "router")
+    watch_memory(settings, "router")
     service = serve_app(settings)
     parts = dict(service.parts)
     if settings.broker_url:
@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_legacy(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     configure_telemetry(settings, "legacy")
-    watch_allocations(settings, "legacy")
+    watch_memory(settings, "legacy")
     service = legacy_service(settings)
     port = args.port or 7071
     banner = f"CloudFolio legacy orchestrator on http://{settings.host}:{port} (storage: {service.parts['storage']})"

@@ -10,7 +10,7 @@ from typing import Any
 
 from cloudfolio.cli.common import load_settings
 from cloudfolio.cli.exits import RET_OK, RET_USAGE
-from cloudfolio.memory import watch_allocations
+from cloudfolio.memory import watch_memory
 from cloudfolio.telemetry import configure_telemetry, shutdown_telemetry
 from services.queue.admin import queue_depths, replay_dead_letters
 from services.queue.broker_probe import wait_for_broker
@@ -55,7 +55,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return run_worker_processes(["worker", *roles, "--threads", str(threads)], args.processes, health_port)
     wait_for_broker(settings.broker_url, settings.broker_connect_timeout)
     configure_telemetry(settings, "worker")
-    watch_allocations(settings, "worker")
+    watch_memory(settings, "worker")
     try:
         return run_worker_process(build_pipeline(settings), roles, threads=threads, health_port=health_port,
                                   shutdown_timeout=args.shutdown_timeout)

@@ -35,9 +35,11 @@ class Settings:
     log_format: str
     otlp_endpoint: str
     otlp_traces_endpoint: str
+    otlp_metrics_endpoint: str
     otel_service_name: str
     memory_snapshots_dir: str
     memory_snapshot_seconds: float
+    malloc_trim_seconds: float
     appinsights_connection_string: str
     broker_url: str
     broker_connect_timeout: float

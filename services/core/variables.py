@@ -30,16 +30,25 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_LOG_FORMAT", "log_format", "text", "`text` for people, `json` for log pipelines.",
              choice("text", "json")),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", "",
-             "OTLP/HTTP collector root (`http://collector:4318`): traces go to `/v1/traces`. Empty (and no traces "
+             "OTLP/HTTP collector root (`http://collector:4318`): traces go to `/v1/traces`, metrics to "
+             "`/v1/metrics`. Empty (and no traces "
              "endpoint below): no OTLP export. The other standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, "
              "`OTEL_TRACES_SAMPLER`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`...) are read by the OpenTelemetry SDK.",
              url_of("http", "https")),
     Variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_traces_endpoint", "",
              "Full OTLP/HTTP traces URL (`http://collector:4318/v1/traces`); wins over the endpoint above.",
              url_of("http", "https")),
+    Variable("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "otlp_metrics_endpoint", "",
+             "Full OTLP/HTTP metrics URL (`http://collector:4318/v1/metrics`); wins over the endpoint above, which "
+             "otherwise gets the operational metrics at `/v1/metrics` (every `OTEL_METRIC_EXPORT_INTERVAL` ms, "
+             "default 60000).", url_of("http", "https")),
     Variable("OTEL_SERVICE_NAME", "otel_service_name", "",
-             "Service name on every span; empty names each process by its role (`cloudfolio-router`, "
+             "Service name on every span and metric; empty names each process by its role (`cloudfolio-router`, "
              "`cloudfolio-worker`, `cloudfolio-legacy`, `cloudfolio-task`).", as_text),
+    Variable("CLOUDFOLIO_MALLOC_TRIM_SECONDS", "malloc_trim_seconds", "60",
+             "Seconds between `malloc_trim` calls in `serve`, `legacy` and `worker` (glibc): freed C-heap pages go "
+             "back to the system, so RSS does not creep under steady load (docs/SOAK-RESULTS.md). 0: never.",
+             float_range(0, 86400)),
     Variable("CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR", "memory_snapshots_dir", "",
              "Diagnosing memory growth: a folder where `serve`, `legacy` and `worker` trace Python allocations "
              "(tracemalloc, which slows them) and append the top growth by source line every "
@@ -48,7 +57,8 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds between the allocation snapshots above.", float_range(1, 86400)),
     Variable("APPLICATIONINSIGHTS_CONNECTION_STRING", "appinsights_connection_string", "",
              "Application Insights connection string: traces (router requests as `requests`, with "
-             "`customDimensions.routing_mode`) go to Azure Monitor. Empty: no Azure Monitor export.",
+             "`customDimensions.routing_mode`) and metrics (`customMetrics`) go to Azure Monitor. Empty: no Azure "
+             "Monitor export.",
              as_text, secret=True),
     Variable("CLOUDFOLIO_BROKER_URL", "broker_url", "",
              "`amqp://user:pass@host:5672/vhost` for RabbitMQ; empty runs an in-process broker "

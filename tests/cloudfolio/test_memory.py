@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cloudfolio.devserver.waiting import wait_until
-from cloudfolio.memory import AllocationWatch, watch_allocations
+from cloudfolio.memory import AllocationWatch, trim_malloc_periodically, watch_allocations
 from services.core.settings import Settings
 
 PROBE = "from cloudfolio.memory import bound_malloc_arenas; print(bound_malloc_arenas())"
@@ -82,3 +82,15 @@ def grow(hoard: list[bytes]) -> None:
 
 
 GROW_LINE = grow.__code__.co_firstlineno + 1
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_the_trimmer_runs_on_its_interval_and_can_be_turned_off() -> None:
+    assert trim_malloc_periodically(Settings.from_env({"CLOUDFOLIO_MALLOC_TRIM_SECONDS": "0"})) is None
+    trimmer = trim_malloc_periodically(Settings.from_env({"CLOUDFOLIO_MALLOC_TRIM_SECONDS": "0.05"}))
+    assert trimmer is not None
+    try:
+        wait_until(lambda: trimmer.trims >= 2, 10, lambda: f"trimmed {trimmer.trims} times")
+    finally:
+        trimmer.stopped.set()
+        trimmer.join(timeout=5)
