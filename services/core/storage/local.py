@@ -52,7 +52,7 @@ _FOOTER = struct.Struct(">Q8s")
 #: Number of lock files conditional writes hash onto; more stripes, less false contention.
 LOCK_STRIPES = 64
 #: Resolved blob folders remembered per backend (a folder is resolved and checked once, not per call).
-_FOLDER_CACHE = 4096
+_FOLDER_CACHE = 1024
 
 
 class LocalBackend(StorageBackend):
