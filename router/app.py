@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Lifespan
 
 from router.context import RouterContext
-from router.endpoints import admin, bundles, legacy_routes, operations
+from router.endpoints import admin, bundles, legacy_routes, operations, pages
 from router.errors import EXCEPTION_HANDLERS
 from router.middleware.body_limit import BodyLimit
 from router.middleware.request_metrics import RequestMetrics
@@ -50,6 +50,9 @@ ROUTES: list[BaseRoute] = [
     Route(STATUS_PATH + "{job_id}", legacy_routes.durable_status, methods=["GET"]),
     Route("/admin/rollout", admin.rollout, methods=["GET", "PUT"]),
     Route("/admin/shadow", admin.shadow, methods=["GET"]),
+    Route("/portfolio/{username}", pages.portfolio, methods=["GET"]),
+    Route("/static/portfolio.js", pages.portfolio_script, methods=["GET"]),
+    Route("/static/pages.css", pages.style_sheet, methods=["GET"]),
 ]
 
 

@@ -64,6 +64,12 @@ ensure_prometheus() {
     apt_install Prometheus prometheus "the Prometheus provider tests"
 }
 
+ensure_chromium() {
+    # Debian's Chromium for the browser tests (Playwright drives it; no browser is ever downloaded)
+    [ -x /usr/bin/chromium ] && return 0
+    apt_install Chromium chromium "the browser tests"
+}
+
 ensure_azurite() {
     local tools="$CLOUDFOLIO_ROOT/.tools"
     if [ -x "$tools/node_modules/.bin/azurite-blob" ]; then
