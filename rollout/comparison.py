@@ -12,6 +12,9 @@ repo's ``pushed_at`` and ``updated_at`` as that path fetched them):
 - ``divergence``: at least one repo has different fingerprints at the *same* revision: the two
   paths computed different records from the same source. Only this counts against a gate;
 - ``timeout``, ``shadow_error``, ``primary_error``: no comparison was possible, and why.
+
+For a divergent repo, :func:`field_differences` names the metadata fields the two records disagree
+on and both values: the repo diff an operator reads on the dashboard.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
+
+from services.core.fingerprints import METADATA_FIELDS
+
+#: Repos and characters per value kept in a comparison's field diff (comparisons are stored and served).
+MAX_DIFF_REPOS, MAX_VALUE_CHARS = 20, 200
 
 
 class ShadowVerdict(StrEnum):
@@ -39,6 +47,28 @@ def revision_of(record: Mapping[str, Any]) -> str:
     metadata = record.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
     return f"{metadata.get('pushed_at') or ''}|{metadata.get('updated_at') or ''}"
+
+
+def metadata_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fingerprinted metadata fields of a record (absent ones as None)."""
+    metadata = record.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    return {name: metadata.get(name) for name in METADATA_FIELDS}
+
+
+def _shown(value: Any) -> Any:
+    return value if isinstance(value, int | float | bool) or value is None else str(value)[:MAX_VALUE_CHARS]
+
+
+def field_differences(repos: list[str], primary: Mapping[str, Mapping[str, Any]],
+                      shadow: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """``{repo: {field: [primary value, shadow value]}}`` for the first :data:`MAX_DIFF_REPOS` of ``repos``."""
+    found: dict[str, dict[str, list[Any]]] = {}
+    for repo in repos[:MAX_DIFF_REPOS]:
+        left, right = primary.get(repo, {}), shadow.get(repo, {})
+        found[repo] = {name: [_shown(left.get(name)), _shown(right.get(name))] for name in METADATA_FIELDS
+                       if left.get(name) != right.get(name)}
+    return found
 
 
 def diff_fingerprints(primary: Mapping[str, str], shadow: Mapping[str, str]) -> dict[str, list[str]]:

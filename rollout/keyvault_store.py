@@ -21,7 +21,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from rollout.flags import FLAG_NAMES
-from rollout.stores import FlagStore, FlagStoreError, FlagStoreUnavailable
+from rollout.stores import FlagChange, FlagStore, FlagStoreError, FlagStoreUnavailable
 
 log = logging.getLogger("cloudfolio.keyvault")
 
@@ -115,6 +115,23 @@ class KeyVaultFlagStore(FlagStore):
             for p in self._client.list_properties_of_secret_versions(name)
         ]
         return sorted(versions, key=lambda v: v["updated_on"] or "")
+
+    def changes(self, limit: int = 20) -> list[FlagChange]:
+        """The latest versions of every flag, from their tags (Key Vault keeps no value in a tag)."""
+        found: list[FlagChange] = []
+        try:
+            for name in FLAG_NAMES:
+                try:
+                    versions = self.history(name)
+                except ResourceNotFoundError:
+                    continue  # never set
+                for version in versions:
+                    tags = version["tags"]
+                    found.append(FlagChange(name, None, tags.get("previous") or None, tags.get("changed_by", ""),
+                                            tags.get("reason", ""), version["updated_on"] or ""))
+        except AzureError as exc:
+            raise _store_error(exc, f"Key Vault {self.vault_url} history unreadable") from exc
+        return sorted(found, key=lambda change: change.at, reverse=True)[:limit]
 
     def close(self) -> None:
         self._client.close()

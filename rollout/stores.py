@@ -18,6 +18,7 @@ import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,19 @@ class ReadOnlyFlagStore(FlagStoreError, Refused):
     """This store cannot be changed at run time (the env store)."""
 
 
+@dataclass(frozen=True)
+class FlagChange:
+    """One change of one flag, as the store's history keeps it (``value`` None where the store's
+    history does not keep values: Key Vault's version tags)."""
+
+    name: str
+    value: str | None
+    previous: str | None
+    actor: str
+    reason: str
+    at: str
+
+
 class FlagStore(ABC):
     """Raw flag values by name."""
 
@@ -50,6 +64,10 @@ class FlagStore(ABC):
     @abstractmethod
     def write(self, values: Mapping[str, str], *, actor: str, reason: str) -> None:
         """Set the given flags; ``actor`` and ``reason`` say who changed them and why."""
+
+    def changes(self, limit: int = 20) -> list[FlagChange]:
+        """The latest ``limit`` changes, newest first; a store without a history has none."""
+        return []
 
 
 class EnvFlagStore(FlagStore):
@@ -103,6 +121,12 @@ class FileFlagStore(FlagStore):
     def read(self) -> dict[str, str]:
         flags = self._load().get("flags", {})
         return {str(k): str(v) for k, v in flags.items()}
+
+    def changes(self, limit: int = 20) -> list[FlagChange]:
+        history = self._load().get("history", [])
+        return [FlagChange(str(item.get("name", "")), item.get("value"), item.get("previous"),
+                           str(item.get("actor", "")), str(item.get("reason", "")), str(item.get("at", "")))
+                for item in reversed(history[-limit:]) if isinstance(item, dict)]
 
     def write(self, values: Mapping[str, str], *, actor: str, reason: str) -> None:
         with self._lock:

@@ -34,7 +34,7 @@ from typing import Any
 from opentelemetry.context import Context
 from starlette.concurrency import run_in_threadpool
 
-from rollout.comparison import ShadowVerdict, judge
+from rollout.comparison import ShadowVerdict, field_differences, judge
 from router.metrics import RouterMetrics
 from router.paths import PathFailed, Run
 from services.core import tracing
@@ -57,6 +57,8 @@ class Comparison:
     primary_fingerprint: str | None = None
     shadow_fingerprint: str | None = None
     diff: dict[str, list[str]] = field(default_factory=dict)
+    #: For each divergent repo, the fields the two records disagree on: ``{repo: {field: [primary, shadow]}}``.
+    fields: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     primary_seconds: float | None = None
     shadow_seconds: float | None = None
     error: str | None = None
@@ -152,6 +154,8 @@ class ShadowMirror:
         else:
             comparison.verdict, comparison.diff = judge(primary_result.fingerprints, shadow_result.fingerprints,
                                                         primary_result.revisions, shadow_result.revisions)
+            comparison.fields = field_differences(comparison.diff["divergent"], primary_result.metadata,
+                                                  shadow_result.metadata)
 
     async def _publish(self, comparison: Comparison) -> None:
         self.recent.append(comparison)

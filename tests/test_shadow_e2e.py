@@ -104,5 +104,7 @@ def test_records_that_differ_at_the_same_revision_are_a_divergence_naming_the_re
     [comparison] = comparisons(services["router"], 1)
     assert comparison["verdict"] == "divergence", comparison
     assert comparison["diff"]["divergent"] == ["repo-0003"] and comparison["diff"]["source_changed"] == []
+    [(field, values)] = comparison["fields"]["repo-0003"].items()  # the repo diff: the one field that differs
+    assert field == "size" and 9999 in values and values[0] != values[1], comparison["fields"]
     metrics = httpx.get(f"{services['router']}/metrics").text
     assert 'shadow_comparisons_total{primary_path="legacy",verdict="divergence"} 1.0' in metrics

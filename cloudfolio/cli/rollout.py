@@ -20,9 +20,8 @@ from cloudfolio.cli.common import add_data_dir, human, load_settings
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
 from rollout.alerts import ErrorRateEvaluator
 from rollout.changes import FlagChanges, RolloutLocked, set_flags
-from rollout.factory import make_flag_store
+from rollout.factory import build_progression, make_flag_store, make_notifier, plan_view
 from rollout.flags import parse_flags
-from rollout.notify import WebhookNotifier
 from rollout.plan import InvalidPlan
 from rollout.runbook import (
     InvalidAlert,
@@ -44,16 +43,12 @@ def _store(args: argparse.Namespace) -> tuple[Settings, FlagStore]:
     return settings, make_flag_store(settings)
 
 
-def _notifier(settings: Settings) -> WebhookNotifier | None:
-    return WebhookNotifier(settings.notify_webhook_url, settings.notify_style) if settings.notify_webhook_url else None
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     settings, store = _store(args)
     raw = store.read()
     flags, problems = parse_flags(raw)
     try:
-        plan: Any = rollout_plan.plan_view(rollout_plan.build_progression(settings, store))
+        plan: Any = plan_view(build_progression(settings, store))
     except InvalidPlan as exc:
         plan = {"error": str(exc)}
     print(json.dumps({"store": store.name, "flags": flags.as_dict(), "plan": plan, "raw": raw, "problems": problems},
@@ -98,7 +93,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     else:
         reason = RollbackReason(metric="manual", value=None, threshold=None, window="-",
                                 alert_id=f"manual by {human()}: {args.reason}", source="cli")
-    result = rollback(store, reason, notifier=_notifier(settings), dry_run=args.dry_run,
+    result = rollback(store, reason, notifier=make_notifier(settings), dry_run=args.dry_run,
                       actor=human() if not args.alert else "azure-monitor-alert")
     print(json.dumps(result.as_dict(), indent=2))
     return RET_OK
@@ -119,12 +114,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     watcher = Watcher(
         store=store,
         evaluator=ErrorRateEvaluator(settings.alert_window, settings.alert_threshold, settings.alert_min_requests),
-        urls=urls, notifier=_notifier(settings), dry_run=args.dry_run,
+        urls=urls, notifier=make_notifier(settings), dry_run=args.dry_run,
         state_path=settings.data_path / "alert-state.json" if args.once else None,
     )
 
     try:
-        progression = rollout_plan.build_progression(settings, store)
+        progression = build_progression(settings, store)
     except InvalidPlan as exc:
         print(str(exc), file=sys.stderr)
         return RET_USAGE

@@ -14,36 +14,11 @@ from typing import Any
 
 from cloudfolio.cli.common import add_data_dir, human, load_settings
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, RET_USAGE
-from rollout.azure_monitor_provider import AzureMonitorProvider
 from rollout.changes import RolloutLocked
-from rollout.factory import make_flag_store
-from rollout.measure import DirectScrape, MetricsProvider
-from rollout.notify import WebhookNotifier
-from rollout.plan import InvalidPlan, load_plan
+from rollout.factory import build_progression, make_flag_store, plan_view
+from rollout.plan import InvalidPlan
 from rollout.progression import WATCHED, PlanRefused, Progression
-from rollout.prometheus_provider import PrometheusProvider
 from rollout.readiness import assess
-from rollout.stores import FlagStore
-from services.core.errors import SettingsError
-from services.core.settings import Settings
-
-
-def build_progression(settings: Settings, store: FlagStore) -> Progression:
-    """The plan run the settings describe (raises :class:`InvalidPlan`)."""
-    urls = [u.strip() for u in settings.router_metrics_urls.split(",") if u.strip()]
-    notifier = WebhookNotifier(settings.notify_webhook_url, settings.notify_style) \
-        if settings.notify_webhook_url else None
-    provider: MetricsProvider
-    if settings.rollout_metrics == "prometheus":
-        provider = PrometheusProvider(settings.prometheus_url)
-    elif settings.rollout_metrics == "azure-monitor":
-        if not settings.appinsights_resource_id:
-            raise SettingsError("CLOUDFOLIO_APPINSIGHTS_RESOURCE_ID",
-                                "required with CLOUDFOLIO_ROLLOUT_METRICS=azure-monitor")
-        provider = AzureMonitorProvider(settings.appinsights_resource_id)
-    else:  # snapshots persist in the data dir, so `rollout watch --once` from cron sees a window too
-        provider = DirectScrape(urls, state_path=settings.data_path / "plan-metrics.json")
-    return Progression(store, load_plan(settings.rollout_plan), provider, notifier=notifier)
 
 
 def evaluate_plan(progression: Progression) -> dict[str, Any] | None:
@@ -53,16 +28,6 @@ def evaluate_plan(progression: Progression) -> dict[str, Any] | None:
     outcome = progression.evaluate()
     return {"plan": outcome.action, "reason": outcome.reason, "status": outcome.state.status,
             "step": outcome.state.step + 1, "percentage": progression.plan.steps[outcome.state.step].percentage}
-
-
-def plan_view(progression: Progression) -> dict[str, Any]:
-    state = progression.state()
-    step = progression.plan.steps[min(state.step, len(progression.plan.steps) - 1)]
-    return {"status": state.status, "step": state.step + 1, "of": len(progression.plan.steps),
-            "percentage": step.percentage,
-            "seconds_in_step": None if state.entered_at is None else round(progression.clock() - state.entered_at),
-            "min_dwell_seconds": step.min_dwell_seconds, "last_analysis": state.last,
-            "provider": progression.provider.name}
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

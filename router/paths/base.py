@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rollout.comparison import revision_of
+from rollout.comparison import metadata_of, revision_of
 from services.core.jobs import Job, JobStatus
 from services.core.records import record_name
 
@@ -56,11 +56,14 @@ class RunResult:
     bundle_fingerprint: str
     seconds: float
     revisions: dict[str, str] = field(default_factory=dict)  # {repo: the source revision it was built from}
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # {repo: its fingerprinted fields}
 
     @classmethod
     def of(cls, records: Any, bundle_fingerprint: str, seconds: float) -> RunResult:
         """The result of a run that produced ``records`` (a list of records; anything else: empty)."""
-        return cls(fingerprints_of(records), bundle_fingerprint, seconds, revisions_of(records))
+        listed = [r for r in records if isinstance(r, dict) and record_name(r)] if isinstance(records, list) else []
+        return cls(fingerprints_of(listed), bundle_fingerprint, seconds, revisions_of(listed),
+                   {record_name(r): metadata_of(r) for r in listed})
 
 
 def fingerprints_of(records: Any) -> dict[str, str]:

@@ -1,6 +1,7 @@
-"""Queue inspection and dead-letter replay over RabbitMQ (``cloudfolio queues``, ``cloudfolio dlq``).
+"""Queue inspection and dead-letter replay (``cloudfolio queues``, ``cloudfolio dlq``, the dashboard).
 
-Depths come from passive queue declarations (no management plugin needed). Replay takes messages
+Depths come from passive queue declarations over RabbitMQ (no management plugin needed), or, for
+the embedded broker, from its in-memory queues (:func:`embedded_depths`). Replay takes messages
 from ``<queue>.XQ`` one at a time, resets their retry count, sends them back to ``<queue>``
 through the broker (with publisher confirms), and only then acks them in the dead-letter queue,
 so a crash mid-replay can duplicate a message (harmless: actors are idempotent) but never lose one.
@@ -54,6 +55,19 @@ def queue_depths(url: str, queues: list[str]) -> list[QueueDepth]:
                     channel = connection.channel()
     finally:
         connection.close()
+    return depths
+
+
+def embedded_depths(broker: dramatiq.Broker, queues: list[str]) -> list[QueueDepth]:
+    """The same rows for the embedded ``StubBroker``: its queue, delay queue and dead letters of each."""
+    stub_queues = getattr(broker, "queues", {})
+    dead = getattr(broker, "dead_letters_by_queue", {})
+    depths = []
+    for queue in queues:
+        for name in (queue, dq_name(queue)):
+            held = stub_queues.get(name)
+            depths.append(QueueDepth(name, None if held is None else held.qsize(), None))
+        depths.append(QueueDepth(xq_name(queue), len(dead.get(queue, [])), None))
     return depths
 
 

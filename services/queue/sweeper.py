@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from services.core.inflight import waits_for
+from services.core.job_listing import job_ids
 from services.core.jobs import Job, JobNotFound, JobStatus, JobStore
 
 log = logging.getLogger("cloudfolio.sweeper")
@@ -89,8 +90,7 @@ def sweep_jobs(jobs: JobStore, deadline_seconds: int, now: datetime | None = Non
     """Recover stalled jobs, fail overdue ones, delete expired ones; return counts of each."""
     now = now or datetime.now(UTC)
     counts = {"failed": 0, "deleted": 0, "resent": 0}
-    job_ids = [info.key.split("/")[1] for info in jobs.storage.list("jobs/") if info.key.endswith("/job.json")]
-    for job_id in job_ids:
+    for job_id in job_ids(jobs.storage):
         try:
             job = Job(**json.loads(jobs.storage.get(f"jobs/{job_id}/job.json").data))
         except Exception:  # deleted meanwhile, or unreadable: nothing to do with it here

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from rollout.comparison import COUNTED, ShadowVerdict, judge, revision_of
+from rollout.comparison import (
+    COUNTED,
+    MAX_DIFF_REPOS,
+    MAX_VALUE_CHARS,
+    ShadowVerdict,
+    field_differences,
+    judge,
+    metadata_of,
+    revision_of,
+)
 
 
 def record(pushed_at: str, updated_at: str | None = None) -> dict:
@@ -28,3 +37,18 @@ def test_one_repo_different_at_the_same_revision_makes_the_comparison_a_divergen
                           {"a": "same", "b": "rev2"})
     assert verdict is ShadowVerdict.DIVERGENCE and verdict in COUNTED
     assert diff["divergent"] == ["a"] and diff["source_changed"] == ["b"]
+
+
+def test_the_repo_diff_names_each_field_that_differs_with_both_values() -> None:
+    def meta(**fields: object) -> dict:
+        return {"id": 1, "updated_at": "u", "pushed_at": "p", "size": 10, "default_branch": "main",
+                "language": "Go", **fields}
+
+    long_branch = "b" * 500
+    found = field_differences(["r", "gone"], {"r": meta(size=10), "gone": meta()},
+                              {"r": meta(size=9999, default_branch=long_branch)})
+    assert found["r"] == {"size": [10, 9999], "default_branch": ["main", "b" * MAX_VALUE_CHARS]}
+    assert set(found["gone"]) == {"id", "updated_at", "pushed_at", "size", "default_branch", "language"}
+    assert metadata_of({"name": "r", "metadata": {"size": 3, "private": True}})["size"] == 3
+    assert "private" not in metadata_of({"metadata": {"private": True}}), "only fingerprinted fields"
+    assert len(field_differences([f"r{i}" for i in range(50)], {}, {})) == MAX_DIFF_REPOS

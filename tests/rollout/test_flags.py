@@ -103,6 +103,17 @@ def test_file_store_is_seeded_and_keeps_history(tmp_path: Path) -> None:
     assert again.read()["QUEUE-TRAFFIC-PCT"] == "0", "an existing file is not re-seeded"
 
 
+def test_file_store_lists_its_latest_changes_newest_first(tmp_path: Path) -> None:
+    store = FileFlagStore(tmp_path / "flags.json")
+    assert store.changes() == []
+    for percentage in ("10", "25", "50"):
+        store.write({"QUEUE-TRAFFIC-PCT": percentage}, actor="ops", reason=f"step to {percentage}")
+    latest, before = store.changes(limit=2)
+    assert (latest.value, latest.previous, latest.reason, latest.actor) == ("50", "25", "step to 50", "ops")
+    assert before.value == "25" and latest.at >= before.at
+    assert EnvFlagStore({"QUEUE-TRAFFIC-PCT": "5"}).changes() == [], "the env store has no history"
+
+
 def test_env_store_is_read_only() -> None:
     store = EnvFlagStore(Settings.from_env({"QUEUE_TRAFFIC_PCT": "25"}).flag_seed)
     assert store.read() == {"QUEUE-TRAFFIC-PCT": "25"}

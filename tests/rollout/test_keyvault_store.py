@@ -40,6 +40,19 @@ def test_set_get_and_versions_with_tags(vault: KeyVaultServer) -> None:
     assert vault.latest("QUEUE-TRAFFIC-PCT")["contentType"] == "text/plain"
 
 
+def test_changes_are_read_from_every_flags_version_tags(vault: KeyVaultServer) -> None:
+    store = store_for(vault)
+    assert store.changes() == [], "no flag was ever set: every history is a 404"
+    store.write({"QUEUE-TRAFFIC-PCT": "30"}, actor="ops@laptop", reason="step 2")
+    store.write({"QUEUE-TRAFFIC-PCT": "0", "ROLLOUT-LOCK": "error rate 5%"}, actor="runbook", reason="alert 42")
+    changes = store.changes()
+    assert sorted((c.name, c.previous or "", c.actor, c.reason) for c in changes) == [
+        ("QUEUE-TRAFFIC-PCT", "", "ops@laptop", "step 2"), ("QUEUE-TRAFFIC-PCT", "30", "runbook", "alert 42"),
+        ("ROLLOUT-LOCK", "", "runbook", "alert 42")]
+    assert all(c.value is None and c.at for c in changes), "Key Vault keeps no value in a tag"
+    assert len(store.changes(limit=1)) == 1
+
+
 def test_the_client_went_through_the_bearer_challenge(vault: KeyVaultServer) -> None:
     store_for(vault).read()
     statuses = [status for _method, _path, status in vault.state.log]

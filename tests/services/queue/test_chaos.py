@@ -23,6 +23,7 @@ from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProce
 from cloudfolio.devserver.threaded import free_port
 from cloudfolio.devserver.waiting import wait_for_job, wait_until
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
+from services.core.job_listing import job_ids
 from services.core.jobs import JobStatus
 from services.core.settings import Settings
 from services.queue.pipeline import build_pipeline
@@ -111,8 +112,7 @@ def test_a_router_killed_between_creating_a_job_and_sending_its_plan_loses_nothi
         router.kill()
         request.join(timeout=10)
         jobs = pipeline.backends.jobs
-        pending = [jobs.get(info.key.split("/")[1]) for info in jobs.storage.list("jobs/")
-                   if info.key.endswith("/job.json")]
+        pending = [jobs.get(job_id) for job_id in job_ids(jobs.storage)]
         assert [(job.username, job.status) for job in pending] == [(user, JobStatus.PENDING)]
         assert messages_in(rabbitmq_url, queue_env.queue_names[3]) == 0  # the plan really was never sent
         started.append(WorkerProcess(sweeping, "all", threads=4))
