@@ -102,6 +102,7 @@ def serve_app(settings: Settings) -> Service:
     async def lifespan(app: object) -> AsyncIterator[None]:
         # the embedded default trains in-process too; with a broker, `cloudfolio worker` does the work
         workers = InProcessWorkers(pipeline, roles=("all", "train")).start() if pipeline.embedded else None
+        context.start()
         try:
             yield
         finally:

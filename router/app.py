@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Lifespan
 
 from router.context import RouterContext
-from router.endpoints import admin, bundles, legacy_routes, operations, pages
+from router.endpoints import admin, bundles, dashboard, legacy_routes, operations, pages
 from router.errors import EXCEPTION_HANDLERS
 from router.middleware.body_limit import BodyLimit
 from router.middleware.request_metrics import RequestMetrics
@@ -53,6 +53,11 @@ ROUTES: list[BaseRoute] = [
     Route("/portfolio/{username}", pages.portfolio, methods=["GET"]),
     Route("/static/portfolio.js", pages.portfolio_script, methods=["GET"]),
     Route("/static/pages.css", pages.style_sheet, methods=["GET"]),
+    Route("/static/dashboard.js", pages.dashboard_script, methods=["GET"]),
+    Route("/dashboard", dashboard.dashboard, methods=["GET"]),
+    Route("/dashboard/login", dashboard.login, methods=["POST"]),
+    Route("/dashboard/logout", dashboard.logout, methods=["POST"]),
+    Route("/dashboard/actions/{action}", dashboard.control, methods=["POST"]),
 ]
 
 

@@ -6,14 +6,16 @@ no endpoint is a closure and every endpoint module can be read on its own.
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
 from rollout.provider import FlagProvider
 from rollout.stores import FlagStore
 from router.legacy_client import LegacyClient
+from router.metric_history import MetricHistory
 from router.metrics import RouterMetrics
 from router.paths import LegacyPath, QueuePath
 from router.paths.bodies import BodyCache
@@ -45,12 +47,20 @@ class RouterContext:
     sender: ThreadPoolExecutor
     search: dict[str, SearchService]
     limits: RefreshLimits
+    history: MetricHistory
+    _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @property
     def paths(self) -> dict[str, QueuePath | LegacyPath]:
         return {ServingPath.QUEUE: self.queue, ServingPath.LEGACY: self.legacy}
 
+    def start(self) -> None:
+        """Start the background work of a served router (in its lifespan): the dashboard's metric samples."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self.history.run()))
+
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         await self.mirror.drain()
         await self.legacy.client.close()
         self.sender.shutdown(wait=False)
@@ -72,4 +82,5 @@ def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str, flag_
               ServingPath.LEGACY: SearchService(legacy_models, settings.search_model_cache)}
     limits = RefreshLimits(settings.refresh_limit_per_client, settings.refresh_limit_per_user)
     return RouterContext(settings, pipeline, flags, queue, legacy, mirror, metrics, registry,
-                         BrokerProbe(settings.broker_url), sender, search, limits)
+                         BrokerProbe(settings.broker_url), sender, search, limits,
+                         MetricHistory(registry, step=settings.dashboard_sample_seconds))

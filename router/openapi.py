@@ -22,11 +22,14 @@ from router.schemas import JOB_ID_PATTERN, REPO, SCHEMAS, USERNAME
 PATH_PARAMETERS = {
     "username": {"description": "GitHub login", "schema": USERNAME},
     "repo": {"description": "repository name", "schema": REPO},
+    "action": {"description": "the dashboard control", "schema": {"type": "string",
+                                                                   "enum": ["pause", "reenable", "rollback"]}},
     "job_id": {"description": "job id (32 hex digits)", "schema": {"type": "string", "pattern": JOB_ID_PATTERN}},
 }
 #: Response bodies that are not JSON components.
 TEXT, EMPTY = "text", "empty"
-DESCRIPTIONS = {200: "OK", 202: "accepted, in progress", 304: "not modified", 400: "bad input", 401: "no bearer token",
+DESCRIPTIONS = {200: "OK", 202: "accepted, in progress", 303: "see other (after a form post)", 304: "not modified",
+                400: "bad input", 401: "no bearer token",
                 403: "wrong token, or the admin API is disabled", 404: "not found", 409: "refused in this state",
                 413: "body too large", 422: "a field has the wrong type or value", 429: "too many requests",
                 502: "the legacy app answered outside the Durable API", 503: "a dependency is unavailable; retry"}
@@ -50,6 +53,8 @@ class Operation:
     description: str = ""
     body: str | None = None
     body_required: bool = False
+    #: The fields of a form body (``application/x-www-form-urlencoded``, all strings), for HTML forms' posts.
+    form: tuple[str, ...] = ()
     query: tuple[Query, ...] = ()
     admin: bool = False
     media_type: str = "application/json"
@@ -103,6 +108,9 @@ def _operation(path: str, method: str, name: str, op: Operation) -> dict[str, An
     if op.body:
         spec["requestBody"] = {"required": op.body_required, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{op.body}"}}}}
+    if op.form:
+        schema = {"type": "object", "properties": {name: {"type": "string"} for name in op.form}}
+        spec["requestBody"] = {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
     if op.admin:
         spec["security"] = [{"bearer": []}]
     return spec

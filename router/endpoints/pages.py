@@ -49,6 +49,11 @@ async def portfolio_script(request: Request) -> Response:
     return _serve(request, "portfolio.js")
 
 
+@documented(get=Operation("The dashboard's script", {200: TEXT, 304: EMPTY}, media_type=ASSETS["dashboard.js"]))
+async def dashboard_script(request: Request) -> Response:
+    return _serve(request, "dashboard.js")
+
+
 @documented(get=Operation("The pages' style sheet", {200: TEXT, 304: EMPTY}, media_type=ASSETS["pages.css"]))
 async def style_sheet(request: Request) -> Response:
     return _serve(request, "pages.css")

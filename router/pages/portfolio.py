@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 
 #: The assets under ``/static/`` and their media types (nothing else is served there).
-ASSETS = {"portfolio.js": "application/javascript", "pages.css": "text/css"}
+ASSETS = {"portfolio.js": "application/javascript", "dashboard.js": "application/javascript", "pages.css": "text/css"}
 
 _SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

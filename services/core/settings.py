@@ -92,6 +92,7 @@ class Settings:
     task_data: str
     legacy_inline_training: bool
     search_model_cache: int
+    dashboard_sample_seconds: float
     flag_ttl: float
     rollout_salt: str
     bundle_cache_mb: int

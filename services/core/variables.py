@@ -124,7 +124,7 @@ VARIABLES: tuple[Variable, ...] = (
              "Behind a proxy: the header holding the client address (e.g. `X-Forwarded-For`, first entry); empty "
              "uses the connection's address.", as_text),
     Variable("CLOUDFOLIO_ADMIN_TOKEN", "admin_token", "",
-             "Bearer token for the admin API; empty disables the admin API.", as_text, secret=True),
+             "Bearer token for the admin API and `/dashboard` (its sign-in); empty disables both.", as_text, secret=True),
     Variable("CLOUDFOLIO_JOB_TTL", "job_ttl", "3600", "Seconds a refresh job stays readable.",
              int_range(60, 7 * 86400)),
     Variable("CLOUDFOLIO_PLAN_QUEUE", "plan_queue", "refresh-plan",
@@ -158,6 +158,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
              int_range(0, 65535)),
+    Variable("CLOUDFOLIO_DASHBOARD_SAMPLE_SECONDS", "dashboard_sample_seconds", "15",
+             "Seconds between the samples of the router's own metrics that `/dashboard` charts (15 minutes kept).",
+             float_range(1, 300)),
     Variable("CLOUDFOLIO_FLAG_TTL", "flag_ttl", "5",
              "Seconds the router caches rollout flags (at least 1: Key Vault throttles).", float_range(1, 3600)),
     Variable("CLOUDFOLIO_ROLLOUT_SALT", "rollout_salt", "cloudfolio-queue-rollout",
