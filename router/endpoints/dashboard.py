@@ -37,14 +37,17 @@ from router.routing import context_of
 log = logging.getLogger("cloudfolio.dashboard")
 NO_STORE = {"Cache-Control": "no-store"}
 SIGNED_OUT = {401: TEXT, 403: "Error"}
+#: What a form post can be refused for before it is read: not UTF-8, too large.
+FORM = {400: "Error", 413: "Error"}
 
 
 async def _form(request: Request) -> dict[str, str]:
     try:
-        text = (await request.body()).decode("utf-8")
+        # the body limit (CLOUDFOLIO_MAX_BODY_BYTES) bounds the fields; unknown ones are ignored
+        fields = parse_qs((await request.body()).decode("utf-8"))
     except UnicodeDecodeError:
         raise HTTPException(400, "the form is not UTF-8") from None
-    return {name: values[0] for name, values in parse_qs(text, max_num_fields=10).items()}
+    return {name: values[0] for name, values in fields.items()}
 
 
 def _back(notice: str) -> Response:
@@ -53,7 +56,8 @@ def _back(notice: str) -> Response:
 
 @documented(get=Operation(
     "The operator dashboard", {200: TEXT, **SIGNED_OUT}, media_type="text/html",
-    query=(Query("notice", {"type": "string", "enum": sorted(NOTICES)}, description="what the last control did"),),
+    query=(Query("notice", {"type": "string"}, description="what the last control did: "
+                                                          + ", ".join(sorted(NOTICES)) + " (others show nothing)"),),
     description="The rollout's stage, flags, lock and last changes; requests, errors and p95 per path over 15 "
                 "minutes; shadow verdicts and divergences with their repo diffs; queue depths; recent jobs. Needs "
                 "the admin token: a session cookie from the sign-in form, or the bearer header."))
@@ -67,7 +71,8 @@ async def dashboard(request: Request) -> Response:
     return HTMLResponse(dashboard_page(data, csrf, request.query_params.get("notice", "")), headers=NO_STORE)
 
 
-@documented(post=Operation("Sign in to the dashboard", {303: EMPTY, 401: TEXT, 403: "Error"}, media_type="text/html",
+@documented(post=Operation("Sign in to the dashboard", {303: EMPTY, 401: TEXT, 403: "Error", **FORM},
+                           media_type="text/html",
                            form=("token",), description="Sets the session cookie and redirects to `/dashboard`."))
 async def login(request: Request) -> Response:
     context = context_of(request)
@@ -83,8 +88,8 @@ async def login(request: Request) -> Response:
     return response
 
 
-@documented(post=Operation("Sign out of the dashboard", {303: EMPTY, 403: "Error"}, media_type="text/html",
-                           form=("csrf",)))
+@documented(post=Operation("Sign out of the dashboard", {303: EMPTY, 403: "Error", **FORM},
+                           media_type="text/html", form=("csrf",)))
 async def logout(request: Request) -> Response:
     token = context_of(request).settings.admin_token
     if signed_in(request, token) is not None:
@@ -96,7 +101,7 @@ async def logout(request: Request) -> Response:
 
 @documented(post=Operation(
     "A dashboard control: pause the plan, roll back, re-enable", {303: EMPTY, 401: "Error", 403: "Error",
-                                                                  404: "Error", **DEPENDENCIES},
+                                                                  404: "Error", **FORM, **DEPENDENCIES},
     media_type="text/html", form=("reason", "csrf"),
     description="Runs the CLI's rule with the reason (kept in the flag store's history) and redirects to "
                 "`/dashboard?notice=...`. Needs the session and its CSRF token, or the bearer header."))

@@ -124,7 +124,8 @@ VARIABLES: tuple[Variable, ...] = (
              "Behind a proxy: the header holding the client address (e.g. `X-Forwarded-For`, first entry); empty "
              "uses the connection's address.", as_text),
     Variable("CLOUDFOLIO_ADMIN_TOKEN", "admin_token", "",
-             "Bearer token for the admin API and `/dashboard` (its sign-in); empty disables both.", as_text, secret=True),
+             "Bearer token for the admin API and `/dashboard` (its sign-in); empty disables both.", as_text,
+             secret=True),
     Variable("CLOUDFOLIO_JOB_TTL", "job_ttl", "3600", "Seconds a refresh job stays readable.",
              int_range(60, 7 * 86400)),
     Variable("CLOUDFOLIO_PLAN_QUEUE", "plan_queue", "refresh-plan",

@@ -9,6 +9,7 @@ accepted, and no traceback in any body it received.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
              "--no-color", "--report", "har", "--report-har-path", str(har)],
             capture_output=True, text=True, timeout=240, cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-6000:]
-        assert "passed" in result.stdout and " failed" not in result.stdout.split("SUMMARY")[-1]
+        # the closing line counts failures and errors; warnings (e.g. the sign-in form refusing every generated
+        # token: "Authentication failed") are not failures
+        closing = [line for line in result.stdout.splitlines() if line.startswith("=====")][-1]
+        assert "passed" in result.stdout and not re.search(r"\d+ (failure|error)", closing), closing
         bodies = har.read_text(errors="replace")
         assert '"status": 200' in bodies, "the HAR report holds the answers"
         assert "Traceback" not in bodies and "File \\\"" not in bodies, "no traceback in any body"

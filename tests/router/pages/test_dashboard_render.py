@@ -34,7 +34,8 @@ def test_hostile_values_everywhere_are_escaped() -> None:
 def test_the_lock_and_the_plan_state_read_as_words_in_the_changes() -> None:
     changes = [FlagChange("ROLLOUT-PLAN-STATE", '{"status": "running", "step": 1}', None, "rollout-plan", "promoted",
                           "2026-12-03T09:00:00"),
-               FlagChange("ROLLOUT-LOCK", "", '{"metric": "manual"}', "ops", "re-enabled: fixed", "2026-12-03T09:01:00")]
+               FlagChange("ROLLOUT-LOCK", "", '{"metric": "manual"}', "ops", "re-enabled: fixed",
+                          "2026-12-03T09:01:00")]
     lock = parse_lock('{"metric": "error_rate", "value": 0.07, "threshold": 0.05, "window": "5m", "alert_id": "A1",'
                       ' "source": "azure-monitor", "at": "2026-12-03T09:00:00"}')
     data = DashboardData(time.time(), RolloutFlags(lock="x"), "file", "ok", lock=lock, changes=changes)
