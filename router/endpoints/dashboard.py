@@ -35,7 +35,9 @@ from router.pages.session import (
 from router.routing import context_of
 
 log = logging.getLogger("cloudfolio.dashboard")
-NO_STORE = {"Cache-Control": "no-store"}
+#: Operational data is never cached; same-origin referrers make the browser send the Origin that
+#: :func:`router.pages.session.check_control` checks (under no-referrer it sends ``Origin: null``).
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 SIGNED_OUT = {401: TEXT, 403: "Error"}
 #: What a form post can be refused for before it is read: not UTF-8, too large.
 FORM = {400: "Error", 413: "Error"}

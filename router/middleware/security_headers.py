@@ -2,7 +2,9 @@
 
 Every answer: ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``. HTML pages
 also: a Content-Security-Policy that allows scripts and styles from this origin only (no inline
-script, no CDN), ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` (no framing). It takes no
+script, no CDN), ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` (no framing). A header
+the endpoint set itself is kept (the dashboard's ``Referrer-Policy: same-origin``, so that its form
+posts carry their ``Origin``: under ``no-referrer`` a browser sends ``Origin: null``). It takes no
 parameters.
 """
 
@@ -31,8 +33,10 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                present = {name.lower() for name, _value in headers}
                 content_type = dict(headers).get(b"content-type", b"")
-                headers += ALWAYS + (PAGES if content_type.startswith(b"text/html") else [])
+                added = ALWAYS + (PAGES if content_type.startswith(b"text/html") else [])
+                headers += [(name, value) for name, value in added if name not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

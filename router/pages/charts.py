@@ -57,7 +57,7 @@ def line_chart(title: str, series: dict[str, Sequence[tuple[float, float | None]
     summary = escape(f"{title}: latest {', '.join(latest)}")
     empty = "" if values else (f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="empty">'
                                "no requests yet</text>")
-    peak = escape(shown(top) if values else "–")
+    peak = escape(shown(max(values)) if values else "–")
     return (f'<figure class="chart"><figcaption>{escape(title)} <span class="peak">max {peak}</span>'
             f'</figcaption><svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{summary}">'
             f'<title>{summary}</title><rect class="frame" x="0" y="0" width="{WIDTH}" height="{HEIGHT}"/>'

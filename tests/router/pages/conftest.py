@@ -17,6 +17,7 @@ from cloudfolio.devserver.threaded import free_port
 from tests.support.services import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
+ADMIN_TOKEN = "pages-admin-token"
 #: Screenshots of every browser test land here (kept by CI as the run's artifacts).
 ARTIFACTS = Path(__file__).resolve().parents[3] / "out" / "test-artifacts" / "screenshots"
 
@@ -71,4 +72,22 @@ def routers(github_server: tuple[FakeGitHub, Any]) -> Iterator[dict[str, str]]:
     finally:
         for process in started:
             process.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def shadow_router(github_server: tuple[FakeGitHub, Any]) -> Iterator[str]:
+    """An embedded router with every user on the legacy path and the queue path in shadow, the admin token
+    set, and the dashboard's charts sampling every second."""
+    _state, server = github_server
+    folder = Path(tempfile.mkdtemp(prefix="cf-dashboard-"))
+    env = QueueEnv(folder, server.url, extra={
+        "QUEUE_TRAFFIC_PCT": "0", "ENABLE_QUEUE_SHADOW": "true", "CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN,
+        "CLOUDFOLIO_DASHBOARD_SAMPLE_SECONDS": "1", "CLOUDFOLIO_FLAG_TTL": "1",
+        "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "false", "CLOUDFOLIO_LOG_LEVEL": "warning"})
+    process = ServiceProcess(env, "serve", port=free_port(), ready_path="/health")
+    try:
+        yield process.url
+    finally:
+        process.stop()
         shutil.rmtree(folder, ignore_errors=True)
