@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from rollout.measure import PATHS, quantile
+from rollout.series import Point, Series, combine
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,6 @@ class Sample:
     requests: dict[str, float] = field(default_factory=dict)
     errors: dict[str, float] = field(default_factory=dict)
     buckets: dict[str, dict[float, float]] = field(default_factory=dict)  # {path: {upper bound: cumulative}}
-
-
-@dataclass(frozen=True)
-class Point:
-    at: float
-    rate: float
-    error_ratio: float | None
-    p95: float | None
 
 
 def read_sample(registry: CollectorRegistry, at: float) -> Sample:
@@ -67,11 +60,9 @@ def read_sample(registry: CollectorRegistry, at: float) -> Sample:
 def point_between(before: Sample, after: Sample, path: str) -> Point:
     seconds = max(after.at - before.at, 1e-9)
     requests = after.requests[path] - before.requests[path]
-    if requests <= 0:
-        return Point(after.at, 0.0, None, None)
     errors = after.errors[path] - before.errors[path]
     buckets = [(bound, count - before.buckets[path].get(bound, 0.0)) for bound, count in after.buckets[path].items()]
-    return Point(after.at, requests / seconds, errors / requests, quantile(buckets, 0.95))
+    return combine(after.at, requests / seconds, errors / seconds, quantile(buckets, 0.95) if requests > 0 else None)
 
 
 class MetricHistory:
@@ -103,7 +94,7 @@ class MetricHistory:
         if due:
             self.sample()
 
-    def series(self) -> dict[str, list[Point]]:
+    def series(self) -> Series:
         """One point per interval between kept samples, per path, oldest first."""
         with self._lock:
             samples = list(self._samples)

@@ -16,7 +16,7 @@ from html import escape
 from rollout.flags import ROLLOUT_LOCK
 from rollout.progression import STATE_FLAG
 from router.pages.charts import line_chart
-from router.pages.dashboard_data import DashboardData
+from router.pages.dashboard_data import SPAN_SECONDS, DashboardData
 from router.shadow import Comparison
 
 #: What a control's redirect reports (``/dashboard?notice=<code>``): fixed texts, nothing reflected.
@@ -29,7 +29,6 @@ NOTICES = {
     "not_running": "Nothing to pause: the plan is not running.",
     "no_reason": "Each control needs a reason.",
 }
-SPAN_SECONDS = 900.0
 
 _HEAD = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -154,8 +153,9 @@ def _charts(data: DashboardData) -> str:
         line_chart("Error rate", series("error_ratio"), now=data.at, span=SPAN_SECONDS, shown=lambda v: _pct(v)),
         line_chart("p95 latency", series("p95"), now=data.at, span=SPAN_SECONDS, shown=lambda v: f"{v * 1000:.0f} ms"),
     ]
+    problem = f'<p class="reasons">{escape(data.errors["charts"])}</p>' if "charts" in data.errors else ""
     return ('<section id="charts"><h2>Last 15 minutes</h2><p class="legend"><span class="key-queue">queue</span> '
-            f'<span class="key-legacy">legacy</span> · {escape(data.metrics_scope)}</p>'
+            f'<span class="key-legacy">legacy</span> · {escape(data.metrics_scope)}</p>{problem}'
             f'<div class="charts">{"".join(charts)}</div></section>')
 
 

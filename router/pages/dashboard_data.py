@@ -6,7 +6,9 @@ operator opens during an incident still shows everything that can be known.
 
 - the rollout: the flags in force (percentage, stickiness, shadow and its sample, the lock and, after
   a rollback, its reason), the plan's stage, and the flag store's latest changes with who and why;
-- requests per path over the last 15 minutes (:class:`router.metric_history.MetricHistory`);
+- requests per path over the last 15 minutes: from Prometheus (every replica) when the rollout reads
+  its evidence there (``CLOUDFOLIO_ROLLOUT_METRICS=prometheus``), else, or while Prometheus does not
+  answer, from this replica's own samples (:class:`router.metric_history.MetricHistory`);
 - shadow verdict counts and the latest divergences with their repo diffs (this replica's memory);
 - queue, delay-queue and dead-letter depths (RabbitMQ, or the embedded broker's queues);
 - the latest jobs with their progress.
@@ -22,9 +24,10 @@ from typing import Any
 
 from rollout.factory import build_progression, plan_view
 from rollout.flags import RolloutFlags
+from rollout.prometheus_provider import PrometheusProvider
+from rollout.series import Series
 from rollout.stores import FlagChange
 from router.context import RouterContext
-from router.metric_history import Point
 from router.shadow import Comparison
 from services.core.job_listing import recent_jobs
 from services.core.jobs import Job, JobStore, Progress
@@ -34,6 +37,8 @@ from services.queue.admin import QueueDepth, embedded_depths, queue_depths
 log = logging.getLogger("cloudfolio.dashboard")
 
 RECENT_JOBS, RECENT_CHANGES, RECENT_DIVERGENCES = 12, 12, 5
+SPAN_SECONDS = 900.0
+OWN_METRICS = "this router replica's own metrics"
 
 
 @dataclass
@@ -45,7 +50,7 @@ class DashboardData:
     lock: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
     changes: list[FlagChange] = field(default_factory=list)
-    series: dict[str, list[Point]] = field(default_factory=dict)
+    series: Series = field(default_factory=dict)
     metrics_scope: str = ""
     shadow_counts: dict[str, int] = field(default_factory=dict)
     shadow_in_flight: int = 0
@@ -87,6 +92,20 @@ def _jobs(jobs: JobStore) -> list[tuple[Job, Progress]]:
     return [(job, JobStore.progress_of(job)) for job in recent_jobs(jobs, RECENT_JOBS)]
 
 
+def _charts(context: RouterContext, data: DashboardData) -> None:
+    settings = context.settings
+    if settings.rollout_metrics == "prometheus":
+        step = max(15.0, settings.dashboard_sample_seconds)
+        provider = PrometheusProvider(settings.prometheus_url, timeout=3)
+        series = _read(data, "charts", lambda: provider.series(SPAN_SECONDS, step))
+        if series is not None:
+            data.series, data.metrics_scope = series, f"every replica, from Prometheus ({step:g} s steps)"
+            return
+    context.history.sample_if_due()
+    data.series = context.history.series()
+    data.metrics_scope = OWN_METRICS + (" (Prometheus did not answer)" if "charts" in data.errors else "")
+
+
 def gather(context: RouterContext) -> DashboardData:
     """Everything the page shows, read now (blocking: call it from a worker thread)."""
     flags = context.flags.current()
@@ -94,9 +113,7 @@ def gather(context: RouterContext) -> DashboardData:
     data = DashboardData(time.time(), flags, store.name, context.flags.health(), lock=parse_lock(flags.lock))
     data.plan = _read(data, "plan", lambda: plan_view(build_progression(context.settings, store)))
     data.changes = _read(data, "changes", lambda: store.changes(RECENT_CHANGES)) or []
-    context.history.sample_if_due()
-    data.series = context.history.series()
-    data.metrics_scope = "this router replica's own metrics"
+    _charts(context, data)
     recent = list(context.mirror.recent)
     for comparison in recent:
         data.shadow_counts[comparison.verdict] = data.shadow_counts.get(comparison.verdict, 0) + 1

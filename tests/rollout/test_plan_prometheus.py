@@ -98,6 +98,22 @@ def test_a_healthy_queue_path_walks_10_25_50_100_on_prometheus_evidence(
     assert percentage(store) == 100 and sorted(set(seen)) == [10, 25, 50, 100]
 
 
+def test_the_dashboards_series_come_from_every_replica_through_range_queries(
+        replicas: dict[str, Any], traffic: None) -> None:
+    FileFlagStore(replicas["flags"]).write({"QUEUE-TRAFFIC-PCT": "50"}, actor="test", reason="both paths busy")
+    provider = PrometheusProvider(replicas["prometheus"].url)
+
+    def both_paths() -> dict[str, list[Any]] | None:
+        series = provider.series(120, 5)
+        busy = {path: [p for p in points if p.rate > 0] for path, points in series.items()}
+        return busy if all(busy.values()) else None
+
+    busy = wait_until(both_paths, 60, lambda: "Prometheus never showed traffic on both paths", interval=1)
+    for path, points in busy.items():
+        assert all(p.error_ratio is not None and p.p95 is not None and p.p95 > 0 for p in points), (path, points)
+        assert [p.at for p in points] == sorted(p.at for p in points)
+
+
 def test_a_stopped_prometheus_rolls_back_after_the_error_limit(replicas: dict[str, Any], tmp_path: Path) -> None:
     store = FileFlagStore(tmp_path / "flags.json")
     with running_prometheus(["127.0.0.1:9"], tmp_path / "prometheus") as prometheus:

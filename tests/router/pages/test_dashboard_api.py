@@ -100,3 +100,20 @@ def disabled(tmp_path: Path) -> Iterator[RouterStack]:
 def test_without_an_admin_token_the_dashboard_is_disabled_not_open(disabled: RouterStack) -> None:
     for answer in (disabled.client.get("/dashboard"), disabled.client.post("/dashboard/login", data={"token": ""})):
         assert answer.status_code == 403 and "CLOUDFOLIO_ADMIN_TOKEN" in answer.json()["error"]
+
+
+@pytest.fixture
+def prometheus_down(tmp_path: Path) -> Iterator[RouterStack]:
+    yield from make_stack(tmp_path, CLOUDFOLIO_ROLLOUT_METRICS="prometheus",
+                          CLOUDFOLIO_PROMETHEUS_URL="http://127.0.0.1:9")
+
+
+def test_charts_fall_back_to_the_replicas_own_metrics_while_prometheus_does_not_answer(
+        prometheus_down: RouterStack) -> None:
+    for _ in range(3):
+        prometheus_down.client.get("/bundles/octocat")
+    page = prometheus_down.client.get("/dashboard", headers=prometheus_down.admin())
+    assert page.status_code == 200
+    assert "this router replica&#x27;s own metrics (Prometheus did not answer)" in page.text
+    assert "MetricsUnavailable: Prometheus at http://127.0.0.1:9 did not answer" in page.text
+    assert 'id="stage"' in page.text and 'id="jobs"' in page.text, "the other sections are all there"
