@@ -10,6 +10,9 @@ Each measurement runs two queries against the Application Insights resource thro
   ``duration`` (milliseconds);
 - the ``shadow_mirror`` spans (``dependencies`` rows) by ``customDimensions["cloudfolio.shadow_verdict"]``.
 
+:meth:`AzureMonitorProvider.series` answers the dashboard's charts with :data:`SERIES_KQL`: the
+same rows binned by ``step`` seconds (an interval without rows has no point).
+
 Failed jobs are not request telemetry: with this provider the error rate counts 5xx answers only
 (the Prometheus and direct providers add failed jobs). An unreachable service, a refused query or
 a partial result raise :class:`~rollout.measure.MetricsUnavailable`.
@@ -22,12 +25,23 @@ from typing import Any
 
 from rollout.analysis import Measurements, PathWindow
 from rollout.measure import COMPARED, PATHS, REFRESH_ROUTE, MetricsProvider, MetricsUnavailable
+from rollout.series import Series, combine
 
 REQUESTS_KQL = f"""requests
 | extend path = tostring(customDimensions.routing_mode)
 | where path in ("queue", "legacy")
 | summarize requests = count(), errors = countif(toint(resultCode) >= 500),
     p95_ms = percentileif(duration, 95, name == "POST {REFRESH_ROUTE}") by path"""
+
+#: ``{step}`` is the bin in seconds; ``at`` is the bin's start in unix seconds.
+SERIES_KQL = """requests
+| extend path = tostring(customDimensions.routing_mode)
+| where path in ("queue", "legacy")
+| summarize requests = count(), errors = countif(toint(resultCode) >= 500), p95_ms = percentile(duration, 95)
+    by path, bin_at = bin(timestamp, {step}s)
+| extend at = (bin_at - datetime(1970-01-01)) / 1s
+| project at, path, requests, errors, p95_ms
+| order by at asc"""
 
 SHADOW_KQL = f"""dependencies
 | where name == "shadow_mirror"
@@ -87,3 +101,16 @@ class AzureMonitorProvider(MetricsProvider):
                             float(shadow.get("divergences") or 0),
                             queries={"requests": REQUESTS_KQL, "shadow": SHADOW_KQL,
                                      "timespan": f"PT{window_seconds:g}S"})
+
+    def series(self, span: float, step: float) -> Series:
+        """Requests, 5xx ratio and p95 per path over the last ``span`` seconds, binned by ``step``."""
+        series: Series = {path: [] for path in PATHS}
+        for row in self._rows(SERIES_KQL.format(step=f"{step:g}"), span):
+            path = str(row.get("path"))
+            if path not in series or row.get("at") is None:
+                continue
+            p95 = row.get("p95_ms")
+            series[path].append(combine(float(row["at"]) + step, float(row.get("requests") or 0) / step,
+                                        float(row.get("errors") or 0) / step,
+                                        None if p95 is None else float(p95) / 1000))
+        return series

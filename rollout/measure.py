@@ -30,6 +30,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from rollout.analysis import Measurements, PathWindow
+from rollout.series import Series
 from services.core.errors import DependencyUnavailable
 from services.core.redaction import redact_text
 
@@ -50,6 +51,11 @@ class MetricsProvider(ABC):
     @abstractmethod
     def measure(self, window_seconds: float) -> Measurements:
         """Both paths over the last ``window_seconds``; raises :class:`MetricsUnavailable`."""
+
+    def series(self, span: float, step: float) -> Series | None:
+        """Both paths over the last ``span`` seconds, a point per ``step`` (the dashboard's charts), or
+        None when this provider keeps no history (the direct scrape); raises :class:`MetricsUnavailable`."""
+        return None
 
 
 def quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:

@@ -56,13 +56,15 @@ class PrometheusProvider(MetricsProvider):
     Parameters:
       url(str): Prometheus' root (``http://prometheus:9090``).
       timeout(float): seconds per query. Defaults to 5.
+      clock(callable): wall-clock seconds, the end of a range query; tests set their own.
     """
 
     name = "prometheus"
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, timeout: float = 5.0, clock: Callable[[], float] = time.time) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.clock = clock
 
     def _query(self, promql: str, endpoint: str = "query", **window: float) -> list[dict[str, Any]]:
         try:
@@ -112,9 +114,9 @@ class PrometheusProvider(MetricsProvider):
             values[path] = {at: value for at, value in pairs if value == value}  # NaN: no value
         return values
 
-    def series(self, span: float, step: float, clock: Callable[[], float] = time.time) -> Series:
+    def series(self, span: float, step: float) -> Series:
         """Every replica's requests, error ratio and p95 per path over the last ``span`` seconds."""
-        end = clock()
+        end = self.clock()
         window = max(4 * step, 60.0)  # a rate needs a few scrapes inside its window
         resolved = {name: query.format(r=f"{window:g}") for name, query in RANGE_QUERIES.items()}
         ranges = {name: self._ranges(promql, end - span, end, step) for name, promql in resolved.items()}

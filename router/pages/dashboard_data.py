@@ -6,9 +6,9 @@ operator opens during an incident still shows everything that can be known.
 
 - the rollout: the flags in force (percentage, stickiness, shadow and its sample, the lock and, after
   a rollback, its reason), the plan's stage, and the flag store's latest changes with who and why;
-- requests per path over the last 15 minutes: from Prometheus (every replica) when the rollout reads
-  its evidence there (``CLOUDFOLIO_ROLLOUT_METRICS=prometheus``), else, or while Prometheus does not
-  answer, from this replica's own samples (:class:`router.metric_history.MetricHistory`);
+- requests per path over the last 15 minutes: from the rollout's metric provider (every replica)
+  when it keeps a history (``CLOUDFOLIO_ROLLOUT_METRICS=prometheus`` or ``azure-monitor``), else, or
+  while it does not answer, from this replica's own samples (:class:`router.metric_history.MetricHistory`);
 - shadow verdict counts and the latest divergences with their repo diffs (this replica's memory);
 - queue, delay-queue and dead-letter depths (RabbitMQ, or the embedded broker's queues);
 - the latest jobs with their progress.
@@ -24,7 +24,7 @@ from typing import Any
 
 from rollout.factory import build_progression, plan_view
 from rollout.flags import RolloutFlags
-from rollout.prometheus_provider import PrometheusProvider
+from rollout.measure import MetricsProvider
 from rollout.series import Series
 from rollout.stores import FlagChange
 from router.context import RouterContext
@@ -92,18 +92,16 @@ def _jobs(jobs: JobStore) -> list[tuple[Job, Progress]]:
     return [(job, JobStore.progress_of(job)) for job in recent_jobs(jobs, RECENT_JOBS)]
 
 
-def _charts(context: RouterContext, data: DashboardData) -> None:
-    settings = context.settings
-    if settings.rollout_metrics == "prometheus":
-        step = max(15.0, settings.dashboard_sample_seconds)
-        provider = PrometheusProvider(settings.prometheus_url, timeout=3)
-        series = _read(data, "charts", lambda: provider.series(SPAN_SECONDS, step))
-        if series is not None:
-            data.series, data.metrics_scope = series, f"every replica, from Prometheus ({step:g} s steps)"
-            return
+def chart_series(context: RouterContext, data: DashboardData, provider: MetricsProvider | None) -> None:
+    """The configured rollout provider's history (every replica), else this replica's own samples."""
+    step = max(15.0, context.settings.dashboard_sample_seconds)
+    series = None if provider is None else _read(data, "charts", lambda: provider.series(SPAN_SECONDS, step))
+    if series is not None and provider is not None:
+        data.series, data.metrics_scope = series, f"every replica, from {provider.name} ({step:g} s steps)"
+        return
     context.history.sample_if_due()
     data.series = context.history.series()
-    data.metrics_scope = OWN_METRICS + (" (Prometheus did not answer)" if "charts" in data.errors else "")
+    data.metrics_scope = OWN_METRICS + (f" ({provider.name} did not answer)" if "charts" in data.errors else "")
 
 
 def gather(context: RouterContext) -> DashboardData:
@@ -111,9 +109,10 @@ def gather(context: RouterContext) -> DashboardData:
     flags = context.flags.current()
     store = context.flags.store
     data = DashboardData(time.time(), flags, store.name, context.flags.health(), lock=parse_lock(flags.lock))
-    data.plan = _read(data, "plan", lambda: plan_view(build_progression(context.settings, store)))
+    progression = _read(data, "plan", lambda: build_progression(context.settings, store))
+    data.plan = None if progression is None else _read(data, "plan", lambda: plan_view(progression))
     data.changes = _read(data, "changes", lambda: store.changes(RECENT_CHANGES)) or []
-    _charts(context, data)
+    chart_series(context, data, None if progression is None else progression.provider)
     recent = list(context.mirror.recent)
     for comparison in recent:
         data.shadow_counts[comparison.verdict] = data.shadow_counts.get(comparison.verdict, 0) + 1

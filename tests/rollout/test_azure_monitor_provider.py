@@ -47,6 +47,19 @@ def test_both_paths_and_the_shadow_verdicts_come_from_kql_over_the_request_telem
     assert asked["requests"]["timespan"] == "PT300.0S" and m.queries["timespan"] == "PT300S"
 
 
+def test_the_dashboards_series_are_the_request_rows_binned_by_step(
+        logs: LogsQueryServer, provider: AzureMonitorProvider) -> None:
+    logs.tables["requests"] = (["at", "path", "requests", "errors", "p95_ms"], [
+        [1000.0, "queue", 30, 3, 45.0], [1000.0, "legacy", 150, 0, 60.0], [1015.0, "queue", 0, 0, None],
+        [1030.0, "other", 9, 9, 1.0]])
+    series = provider.series(900, 15)
+    assert [(p.at, p.rate, p.error_ratio, p.p95) for p in series["queue"]] == [(1015.0, 2.0, 0.1, 0.045),
+                                                                                (1030.0, 0.0, None, None)]
+    assert [(p.rate, p.error_ratio) for p in series["legacy"]] == [(10.0, 0.0)]
+    [asked] = logs.queries
+    assert "bin(timestamp, 15s)" in asked["query"] and asked["timespan"] == "PT900.0S"
+
+
 def test_no_rows_is_no_traffic_and_a_refused_query_is_unavailable(
         logs: LogsQueryServer, provider: AzureMonitorProvider) -> None:
     empty = provider.measure(60)

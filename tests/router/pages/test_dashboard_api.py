@@ -4,13 +4,18 @@ Origin checks on the controls, and each control's effect and audit trail in the 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from rollout.flags import QUEUE_TRAFFIC_PCT, ROLLOUT_LOCK
+from rollout.analysis import Measurements
+from rollout.flags import QUEUE_TRAFFIC_PCT, ROLLOUT_LOCK, RolloutFlags
+from rollout.measure import DirectScrape, MetricsProvider, MetricsUnavailable
+from rollout.series import Point, Series
+from router.pages.dashboard_data import DashboardData, chart_series
 from tests.router.conftest import ADMIN_TOKEN, RouterStack, make_stack
 
 
@@ -114,6 +119,26 @@ def test_charts_fall_back_to_the_replicas_own_metrics_while_prometheus_does_not_
         prometheus_down.client.get("/bundles/octocat")
     page = prometheus_down.client.get("/dashboard", headers=prometheus_down.admin())
     assert page.status_code == 200
-    assert "this router replica&#x27;s own metrics (Prometheus did not answer)" in page.text
+    assert "this router replica&#x27;s own metrics (prometheus did not answer)" in page.text
     assert "MetricsUnavailable: Prometheus at http://127.0.0.1:9 did not answer" in page.text
     assert 'id="stage"' in page.text and 'id="jobs"' in page.text, "the other sections are all there"
+
+
+class Charted(MetricsProvider):
+    """A provider with a history: one queue point."""
+
+    name = "charted"
+
+    def measure(self, window_seconds: float) -> Measurements:
+        raise MetricsUnavailable("not used")
+
+    def series(self, span: float, step: float) -> Series:
+        return {"queue": [Point(1.0, 2.0, 0.5, 0.1)], "legacy": []}
+
+
+def test_charts_come_from_the_rollout_provider_when_it_keeps_a_history(stack: RouterStack) -> None:
+    data = DashboardData(time.time(), RolloutFlags(), "file", "ok")
+    chart_series(stack.context, data, Charted())
+    assert data.series["queue"] == [Point(1.0, 2.0, 0.5, 0.1)] and data.metrics_scope.startswith("every replica")
+    chart_series(stack.context, data, DirectScrape([]))  # the direct scrape keeps none: the replica's own
+    assert data.metrics_scope == "this router replica's own metrics" and set(data.series) == {"queue", "legacy"}
