@@ -1,19 +1,17 @@
 """Notifications to a Slack- or Teams-compatible incoming webhook, with retries.
 
 Slack gets ``{"text": ...}``; Teams gets a MessageCard (``@type``, ``summary``, ``title``,
-``text``, ``themeColor``). A notification is best effort: it is retried with backoff, and a final
-failure is reported to the caller, never raised, so it can never block the flag flip it reports.
+``text``, ``themeColor``). A notification is best effort: it is retried with backoff
+(:func:`services.core.webhook_post.post_with_retries`), and a final failure is reported to the
+caller, never raised, so it can never block the flag flip it reports.
 """
 
 from __future__ import annotations
 
-import logging
-import time
+import json
 from dataclasses import dataclass
 
-import httpx
-
-log = logging.getLogger("cloudfolio.notify")
+from services.core.webhook_post import post_with_retries
 
 
 @dataclass
@@ -41,16 +39,6 @@ class WebhookNotifier:
         return {"text": f"*{title}*\n{text}"}
 
     def send(self, title: str, text: str, severity: str = "critical") -> bool:
-        body = self.payload(title, text, severity)
-        for attempt in range(self.attempts):
-            try:
-                response = httpx.post(self.url, json=body, timeout=self.timeout)
-                if response.status_code < 300:
-                    return True
-                log.warning("notification webhook answered %s (try %d)", response.status_code, attempt + 1)
-            except httpx.HTTPError as exc:
-                log.warning("notification webhook unreachable: %s (try %d)", type(exc).__name__, attempt + 1)
-            if attempt + 1 < self.attempts:
-                time.sleep(self.backoff * 2**attempt)
-        log.error("notification not delivered after %d tries", self.attempts)
-        return False
+        body = json.dumps(self.payload(title, text, severity)).encode()
+        return post_with_retries(self.url, body, {"Content-Type": "application/json"}, label="notification webhook",
+                                 attempts=self.attempts, timeout=self.timeout, backoff=self.backoff)

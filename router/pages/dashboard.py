@@ -198,7 +198,7 @@ def _jobs(data: DashboardData) -> str:
         bar = (f'<progress value="{progress.done}" max="{progress.total}"></progress> {progress.done}/{progress.total}'
                if progress.total else '<progress></progress>' if not job.terminal else "")
         rows.append(f'<tr data-job="{escape(job.job_id)}"><td>{_when(job.created_at)}</td><td>{escape(job.username)}'
-                    f'</td><td>{escape(str(job.extra.get("path", "queue")))}</td><td>{escape(job.mode)}</td>'
+                    f'</td><td>{escape(str(job.extra.get("path", "–")))}</td><td>{escape(job.mode)}</td>'
                     f'<td class="status-{escape(job.status)}">{escape(job.status)}</td><td>{bar}</td></tr>')
     body = "".join(rows) or '<tr><td colspan="6">No jobs yet.</td></tr>'
     return ('<section id="jobs"><h2>Recent jobs</h2><table><thead><tr><th>Created (UTC)</th><th>User</th><th>Path'

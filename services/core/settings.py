@@ -90,6 +90,9 @@ class Settings:
     train_base_model: str
     worker_task_timeout: int
     task_data: str
+    task_webhook_secret: str
+    task_webhook_attempts: int
+    task_webhook_allow_http: bool
     legacy_inline_training: bool
     search_model_cache: int
     dashboard_sample_seconds: float

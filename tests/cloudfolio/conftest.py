@@ -1,4 +1,4 @@
-"""Fixtures of the composition-root tests: an OTLP/HTTP receiver on loopback."""
+"""Fixtures of the composition-root tests: an OTLP/HTTP receiver and a completion-webhook receiver on loopback."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.webhook_receiver import CompletionReceiver, start_receiver
+
+WEBHOOK_SECRET = "task-webhook-secret"
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +19,11 @@ def otlp() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver().start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def completions() -> Iterator[CompletionReceiver]:
+    """Receives single-task completions and verifies their signature with :data:`WEBHOOK_SECRET`."""
+    state, server = start_receiver(WEBHOOK_SECRET)
+    yield state
+    server.stop()

@@ -15,15 +15,22 @@ from cloudfolio.devserver.waiting import wait_for_job
 from services.core.settings import Settings
 from services.queue.pipeline import build_pipeline
 from services.queue.workers import InProcessWorkers
+from tests.cloudfolio.conftest import WEBHOOK_SECRET
 from tests.services.queue.test_training_actor import TINY, embedded
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.webhook_receiver import CompletionReceiver
 
 
-def run_train(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+def run_train(tmp_path: Path, *args: str, command: str = "train", **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_") and k != "TASK_DATA"}
     full.update({"CLOUDFOLIO_DATA_DIR": str(tmp_path), **TINY, **env})
-    return subprocess.run([sys.executable, "-m", "cloudfolio", "train", *args], env=full, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cloudfolio", command, *args], env=full, capture_output=True,
                           text=True, timeout=300)
+
+
+def completion(process: subprocess.CompletedProcess) -> dict:
+    """The completion the task printed as its last line (the webhook's body)."""
+    return json.loads(process.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
@@ -41,9 +48,10 @@ def test_single_task_mode_trains_and_exits_0_then_finds_it_cached(refreshed: Pat
     first = run_train(refreshed, "--task-file", str(task))
     assert first.returncode == 0, first.stderr[-2000:]
     assert "Loading weights" not in first.stderr and "it/s]" not in first.stderr, "no progress bars in logs"
-    assert json.loads(first.stdout.strip().splitlines()[-1])["status"] == "trained"
+    assert completion(first)["result"]["status"] == "trained"
     again = run_train(refreshed, TASK_DATA=json.dumps({"username": "octocat"}))
-    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["status"] == "skipped: cached"
+    assert again.returncode == 0 and completion(again)["result"]["status"] == "skipped: cached"
+    assert completion(again)["task_id"] == "train-octocat", "the bare form gets a task id"
 
 
 def test_single_task_mode_exit_codes_for_bad_tasks_failures_and_timeouts(refreshed: Path) -> None:
@@ -79,7 +87,8 @@ def test_from_queue_takes_one_message_acks_it_and_dead_letters_failures(refreshe
         extra = {"CLOUDFOLIO_BROKER_URL": rabbitmq_url, "CLOUDFOLIO_TRAINING_QUEUE": queue,
                  "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url}
         first = run_train(refreshed, "--from-queue", **extra)
-        assert first.returncode == 0 and '"status": "trained"' in first.stdout, first.stderr[-2000:]
+        assert first.returncode == 0 and completion(first)["result"]["status"] == "trained", first.stderr[-2000:]
+        assert completion(first)["task_id"] == "0" * 32, "a queued task is named by its job"
         second = run_train(refreshed, "--from-queue", **extra)
         assert second.returncode == 1 and "refresh it first" in second.stderr
         # each run was one train_model span continuing its message's trace, exported before the exit
@@ -97,3 +106,80 @@ def test_from_queue_takes_one_message_acks_it_and_dead_letters_failures(refreshe
     finally:
         pipeline.close()
         delete_queues(rabbitmq_url, env.queue_names)
+
+
+def webhook_env(receiver: CompletionReceiver, **extra: str) -> dict[str, str]:
+    return {"CLOUDFOLIO_TASK_WEBHOOK_SECRET": WEBHOOK_SECRET, "CLOUDFOLIO_TASK_WEBHOOK_ALLOW_HTTP": "true", **extra}
+
+
+def task_data(task_id: str, task_type: str, username: str, url: str | None, **payload: object) -> str:
+    envelope = {"task_id": task_id, "task_type": task_type, "payload": {"username": username, **payload}}
+    return json.dumps({**envelope, **({"webhook_url": url} if url else {})})
+
+
+def test_each_task_type_reports_success_and_failure_to_a_signed_webhook(
+        refreshed: Path, completions: CompletionReceiver) -> None:
+    env = webhook_env(completions)
+    rebuilt = run_train(refreshed, command="task", TASK_DATA=task_data("r-1", "refresh", "yungryce", completions.url,
+                                                                       force=True), **env)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    trained = run_train(refreshed, command="task", TASK_DATA=task_data("t-1", "train", "yungryce", completions.url),
+                        **env)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    missing = run_train(refreshed, command="task", TASK_DATA=task_data("t-2", "train", "octocat", completions.url,
+                                                                       namespace="shadow"), **env)
+    assert missing.returncode == 1 and "refresh it first" in missing.stderr
+    unknown = run_train(refreshed, command="task", TASK_DATA=task_data("r-2", "refresh", "no-such-user-42",
+                                                                       completions.url), **env)
+    assert unknown.returncode == 1
+    bodies = {body["task_id"]: body for body in completions.verified()}
+    assert len(completions.deliveries) == 4 and set(bodies) == {"r-1", "t-1", "t-2", "r-2"}, "all signed correctly"
+    assert bodies["r-1"]["status"] == "succeeded" and bodies["r-1"]["result"]["status"] == "refreshed"
+    assert bodies["r-1"]["result"]["repos_count"] > 0 and bodies["r-1"]["result"]["job_id"]
+    assert bodies["t-1"]["status"] == "succeeded" and bodies["t-1"]["result"]["status"] == "trained"
+    assert bodies["t-2"]["status"] == "failed" and "refresh it first" in bodies["t-2"]["error"]
+    assert bodies["r-2"]["status"] == "failed" and "result" not in bodies["r-2"]
+    for body in bodies.values():
+        assert body["task_type"] in ("train", "refresh") and body["duration_s"] >= 0
+        assert body["started_at"] <= body["finished_at"]
+        assert body == completion({"r-1": rebuilt, "t-1": trained, "t-2": missing, "r-2": unknown}[body["task_id"]])
+
+
+def test_a_task_over_its_timeout_reports_timed_out_before_it_exits(refreshed: Path,
+                                                                    completions: CompletionReceiver) -> None:
+    slow = run_train(refreshed, "--timeout", "0.5", command="task",
+                     TASK_DATA=task_data("t-slow", "train", "octocat", completions.url), **webhook_env(completions))
+    assert slow.returncode == 1 and "did not finish within 0.5s" in slow.stderr
+    [body] = completions.verified()
+    assert body["status"] == "timed_out" and body["task_id"] == "t-slow" and body["duration_s"] < 3
+
+
+def test_a_webhook_that_fails_or_is_down_changes_neither_the_exit_code_nor_the_result(
+        refreshed: Path, completions: CompletionReceiver) -> None:
+    completions.fail_with = [500] * 10
+    env = webhook_env(completions, CLOUDFOLIO_TASK_WEBHOOK_ATTEMPTS="3")
+    answered_500 = run_train(refreshed, command="task", TASK_DATA=task_data("t-1", "train", "octocat",
+                                                                            completions.url), **env)
+    assert answered_500.returncode == 0 and completion(answered_500)["result"]["status"] == "trained"
+    assert completions.tries == 3 and completions.deliveries == [], "three tries, then it gave up"
+    down = run_train(refreshed, command="task", TASK_DATA=task_data("t-2", "train", "octocat",
+                                                                    "http://127.0.0.1:9/done"), **env)
+    assert down.returncode == 0 and completion(down)["result"]["status"] == "skipped: cached"
+    assert "not delivered" in down.stderr and "Traceback" not in down.stderr
+
+
+def test_malformed_envelopes_exit_2_run_nothing_and_report_what_they_can(
+        refreshed: Path, completions: CompletionReceiver) -> None:
+    env = webhook_env(completions)
+    for raw in (json.dumps({"task_type": "train", "payload": {"username": "octocat"}}),
+                task_data("t-1", "explode", "octocat", None),
+                task_data("t-2", "train", "octocat", None, namespace="nowhere"),
+                task_data("t-3", "train", "octocat", "http://backend.example/done")):
+        refused = run_train(refreshed, command="task", TASK_DATA=raw, **env)
+        assert refused.returncode == 2 and "invalid task" in refused.stderr, (raw, refused.stderr[-1000:])
+        assert "Traceback" not in refused.stderr and completion(refused)["status"] == "rejected"
+    rejected = run_train(refreshed, command="task", TASK_DATA=task_data("t-4", "explode", "octocat", completions.url),
+                         **env)
+    assert rejected.returncode == 2
+    [body] = completions.verified()
+    assert (body["task_id"], body["status"]) == ("t-4", "rejected") and "unknown task_type" in body["error"]
