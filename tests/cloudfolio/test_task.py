@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from cloudfolio.devserver.waiting import wait_for_job
@@ -18,6 +19,7 @@ from services.queue.workers import InProcessWorkers
 from tests.cloudfolio.conftest import WEBHOOK_SECRET
 from tests.services.queue.test_training_actor import TINY, embedded
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.services import ROOT
 from tests.support.webhook_receiver import CompletionReceiver
 
 
@@ -28,9 +30,14 @@ def run_train(tmp_path: Path, *args: str, command: str = "train", **env: str) ->
                           text=True, timeout=300)
 
 
+COMPLETION_SCHEMA = json.loads((ROOT / "docs" / "task-envelope.schema.json").read_text("utf-8"))["$defs"]["completion"]
+
+
 def completion(process: subprocess.CompletedProcess) -> dict:
-    """The completion the task printed as its last line (the webhook's body)."""
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    """The completion the task printed as its last line (the webhook's body), checked against its schema."""
+    body = json.loads(process.stdout.strip().splitlines()[-1])
+    jsonschema.validate(body, COMPLETION_SCHEMA)
+    return body
 
 
 @pytest.fixture
