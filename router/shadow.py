@@ -14,7 +14,8 @@ usual and a copy is started on the other path in the background: the queue path 
 
 Verdicts (:class:`rollout.comparison.ShadowVerdict`): ``match``, ``source_changed``, ``divergence``,
 ``timeout``, ``shadow_error``, ``primary_error``. Each
-comparison is kept in memory (the latest 200, for ``GET /admin/shadow``), written to storage under
+comparison is kept in memory (the latest 200, for ``GET /admin/shadow``, and the latest 20
+divergences apart, for the dashboard), written to storage under
 ``shadow-comparisons/``, counted in ``shadow_comparisons_total{verdict, primary_path}``, and a
 divergence is logged as a warning with its diff (a source change at info, naming its repos).
 """
@@ -84,6 +85,8 @@ class ShadowMirror:
         self.max_concurrency = max_concurrency
         self.timeout = timeout
         self.recent: deque[Comparison] = deque(maxlen=200)
+        #: Divergences kept apart: under traffic the latest 200 comparisons are matches within seconds.
+        self.divergences: deque[Comparison] = deque(maxlen=20)
         self._running: set[asyncio.Task] = set()
         self._rng = rng or random.Random()
 
@@ -159,6 +162,8 @@ class ShadowMirror:
 
     async def _publish(self, comparison: Comparison) -> None:
         self.recent.append(comparison)
+        if comparison.verdict == ShadowVerdict.DIVERGENCE:
+            self.divergences.append(comparison)
         self.metrics.shadow.labels(comparison.verdict, comparison.primary_path).inc()
         extra = {"username": comparison.username, "path": comparison.primary_path}
         if comparison.verdict == ShadowVerdict.DIVERGENCE:

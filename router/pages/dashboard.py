@@ -174,10 +174,11 @@ def _divergence(comparison: Comparison) -> str:
 def _shadow(data: DashboardData) -> str:
     counts = "".join(f'<li data-verdict="{escape(verdict)}">{escape(verdict.replace("_", " "))}: '
                      f'<strong>{count}</strong></li>' for verdict, count in sorted(data.shadow_counts.items()))
-    divergences = "".join(_divergence(c) for c in data.divergences) or "<li>No divergence in the kept comparisons.</li>"
-    return (f'<section id="shadow"><h2>Shadow comparisons</h2><p>{data.shadow_in_flight} in flight · latest 200 '
-            f'kept by this replica</p><ul id="verdicts" class="inline">{counts or "<li>none yet</li>"}</ul>'
-            f'<h3>Latest divergences</h3><ul id="divergences">{divergences}</ul></section>')
+    divergences = "".join(_divergence(c) for c in data.divergences) or \
+        "<li>No divergence since this replica started.</li>"
+    return (f'<section id="shadow"><h2>Shadow comparisons</h2><p>{data.shadow_in_flight} in flight on this '
+            f'replica; verdicts of the latest 200:</p><ul id="verdicts" class="inline">{counts or "<li>none yet</li>"}'
+            f'</ul><h3>Latest divergences</h3><ul id="divergences">{divergences}</ul></section>')
 
 
 def _queues(data: DashboardData) -> str:

@@ -117,7 +117,7 @@ def gather(context: RouterContext) -> DashboardData:
     for comparison in recent:
         data.shadow_counts[comparison.verdict] = data.shadow_counts.get(comparison.verdict, 0) + 1
     data.shadow_in_flight = context.mirror.in_flight
-    data.divergences = [c for c in reversed(recent) if c.verdict == "divergence"][:RECENT_DIVERGENCES]
+    data.divergences = list(context.mirror.divergences)[::-1][:RECENT_DIVERGENCES]
     data.queues = _read(data, "queues", lambda: _queues(context)) or []
     data.jobs = _read(data, "jobs", lambda: _jobs(context.pipeline.backends.jobs)) or []
     return data

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloudfolio.devserver.threaded import ServerThread
+from router.metrics import RouterMetrics
+from router.shadow import Comparison, ShadowMirror
+from services.core.storage.local import LocalBackend
 from tests.router.conftest import make_stack
 
 
@@ -66,3 +70,16 @@ def test_sampling_zero_mirrors_nothing(tmp_path: Path) -> None:
         stack.client.post("/bundles/octocat/refresh")
         assert 'shadow_mirrors_total{outcome="sampled_out"} 1.0' in stack.client.get("/metrics").text
         assert stack.context.mirror.in_flight == 0
+
+
+def test_divergences_are_kept_apart_from_the_latest_comparisons(tmp_path: Path) -> None:
+    mirror = ShadowMirror({}, LocalBackend(tmp_path), RouterMetrics(CollectorRegistry()))
+
+    async def publish() -> None:
+        await mirror._publish(Comparison("d1", "octo", "legacy", "queue", "divergence", diff={"divergent": ["r"]}))
+        for index in range(250):  # busy traffic: matches push the divergence out of the latest 200
+            await mirror._publish(Comparison(f"m{index}", "octo", "legacy", "queue", "match"))
+
+    asyncio.run(publish())
+    assert all(c.verdict == "match" for c in mirror.recent) and len(mirror.recent) == 200
+    assert [c.comparison_id for c in mirror.divergences] == ["d1"]
