@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Lifespan
 
 from router.context import RouterContext
-from router.endpoints import admin, bundles, dashboard, legacy_routes, operations, pages
+from router.endpoints import admin, bundles, dashboard, legacy_routes, operations, pages, webhooks
 from router.errors import EXCEPTION_HANDLERS
 from router.middleware.body_limit import BodyLimit
 from router.middleware.request_metrics import RequestMetrics
@@ -48,6 +48,7 @@ ROUTES: list[BaseRoute] = [
     Route("/api/bundles/{username}", bundles.bundle, methods=["GET"], name="legacy_bundle"),
     Route("/api/ai", bundles.legacy_ai, methods=["POST"]),
     Route(STATUS_PATH + "{job_id}", legacy_routes.durable_status, methods=["GET"]),
+    Route("/webhooks/github", webhooks.github, methods=["POST"]),
     Route("/admin/rollout", admin.rollout, methods=["GET", "PUT"]),
     Route("/admin/shadow", admin.shadow, methods=["GET"]),
     Route("/portfolio/{username}", pages.portfolio, methods=["GET"]),
@@ -69,7 +70,8 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
         routes.append(Mount("/legacy", app=legacy_app))
     middleware = [Middleware(RequestTracing, skip=UNMETERED), Middleware(SecurityHeaders),
                   Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
-                  Middleware(BodyLimit, max_bytes=context.settings.max_body_bytes)]
+                  Middleware(BodyLimit, max_bytes=context.settings.max_body_bytes,
+                             larger={"/webhooks/github": context.settings.github_webhook_max_bytes})]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware)
     app.state.context = context
     return app

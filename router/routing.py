@@ -61,12 +61,16 @@ def check_refresh_limits(request: Request, username: str) -> None:
         raise
 
 
-async def start_refresh(request: Request, username: str, force: bool) -> Run:
+async def start_refresh(request: Request, username: str, force: bool, *, source_changed: bool = False) -> Run:
+    """Start (or join) a refresh on the user's path. ``source_changed`` (a signed GitHub webhook) skips
+    the refresh rate limits (every delivery comes from GitHub's few addresses) and the freshness
+    shortcut (the bundle was verified recently, but GitHub just said it changed)."""
     context = context_of(request)
-    check_refresh_limits(request, username)
+    if not source_changed:
+        check_refresh_limits(request, username)
     path, flags = await choose_path_for(request, username)
     with tracing.span(tracing.REFRESH_REQUEST, username=username, path=path.value, mode="live") as span:
-        run = await context.paths[path].start(username, force)
+        run = await context.paths[path].start(username, force, verify=source_changed)
         if run.job is not None and span.is_recording():
             span.set_attributes(tracing.attributes(job_id=run.job.job_id))
         if flags.shadow:

@@ -108,4 +108,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "reason": {"type": "string", "minLength": 1, "pattern": "\\S"}}},
     "ShadowReport": _object({"in_flight": {"type": "integer"}, "counts": {"type": "object"},
                              "recent": {"type": "array", "items": {"type": "object"}}}),
+    "WebhookAnswer": _object({"status": {"enum": ["pong", "ignored", "refreshing", "duplicate"]}, "delivery": _STR,
+                              "why": _STR, "username": _STR_OR_NULL, "path": _PATH, "job_id": _STR_OR_NULL},
+                             required=["status", "delivery", "why"]),
 }

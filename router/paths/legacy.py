@@ -59,7 +59,8 @@ class LegacyPath:
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
 
-    async def start(self, username: str, force: bool, *, shadow: bool = False) -> Run:
+    async def start(self, username: str, force: bool, *, shadow: bool = False, verify: bool = False) -> Run:
+        # ``verify`` changes nothing here: the legacy app checks GitHub on every start, as it always did
         answer = await self.client.start(username, force)
         if answer.cached is not None:
             return Run(self.name, username, cached=cached_from_legacy(answer.cached))

@@ -77,9 +77,10 @@ class QueuePath:
         return CachedBundle(verified.fingerprint, verified.repos_count, bundle.last_modified.isoformat(),
                             bundle.size, cache.keys.bundle(username), verified.at.isoformat())
 
-    async def start(self, username: str, force: bool, *, shadow: bool = False) -> Run:
+    async def start(self, username: str, force: bool, *, shadow: bool = False, verify: bool = False) -> Run:
+        """``verify``: check GitHub now even when the bundle was verified within the freshness window."""
         namespace = Namespace.SHADOW if shadow else Namespace.LIVE
-        if not force:
+        if not force and not verify:
             fresh = await run_in_threadpool(self._fresh, username, namespace)
             if fresh is not None:
                 return Run(self.name, username, cached=fresh)

@@ -96,6 +96,8 @@ class Settings:
     legacy_inline_training: bool
     search_model_cache: int
     dashboard_sample_seconds: float
+    github_webhook_secret: str
+    github_webhook_max_bytes: int
     flag_ttl: float
     rollout_salt: str
     bundle_cache_mb: int

@@ -113,6 +113,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_PUBLIC_URL", "public_url", "",
              "The router's public base URL, for the absolute status URLs of the legacy routes; empty answers with "
              "relative URLs (never built from the request's Host header).", url_of("https", "http")),
+    Variable("CLOUDFOLIO_GITHUB_WEBHOOK_SECRET", "github_webhook_secret", "",
+             "Secret of the GitHub webhook (`POST /webhooks/github` checks `X-Hub-Signature-256`); empty disables "
+             "the route.", as_text, secret=True),
+    Variable("CLOUDFOLIO_GITHUB_WEBHOOK_MAX_BYTES", "github_webhook_max_bytes", "1048576",
+             "Largest GitHub webhook delivery accepted (push payloads carry up to 20 commits).",
+             int_range(1024, 26214400)),
     Variable("CLOUDFOLIO_MAX_BODY_BYTES", "max_body_bytes", "16384",
              "Largest request body the router reads (413 beyond; counted while it streams).", int_range(256, 10**8)),
     Variable("CLOUDFOLIO_REFRESH_LIMIT_PER_CLIENT", "refresh_limit_per_client", "120/min",
