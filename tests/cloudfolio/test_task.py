@@ -190,3 +190,20 @@ def test_malformed_envelopes_exit_2_run_nothing_and_report_what_they_can(
     assert rejected.returncode == 2
     [body] = completions.verified()
     assert (body["task_id"], body["status"]) == ("t-4", "rejected") and "unknown task_type" in body["error"]
+
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+STORAGE_DOWN = {"CLOUDFOLIO_STORAGE": "azure", "CLOUDFOLIO_STORAGE_RETRIES": "0", "CLOUDFOLIO_STORAGE_TIMEOUT": "1",
+                "CLOUDFOLIO_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:1/devstoreaccount1"}  # nothing on port 1
+
+
+@pytest.mark.parametrize("task_type", ["train", "refresh"])
+def test_an_unreachable_storage_is_exit_3_reported_as_failed_and_keeps_its_key(
+        task_type: str, tmp_path: Path, completions: CompletionReceiver) -> None:
+    down = run_train(tmp_path, command="task", TASK_DATA=task_data("t-down", task_type, "octocat", completions.url),
+                     **webhook_env(completions), **STORAGE_DOWN)
+    assert down.returncode == 3, down.stderr[-2000:]
+    [body] = completions.verified()
+    assert body["status"] == "failed" and "Unavailable" in body["error"]
+    assert "Traceback" not in down.stderr and AZURITE_KEY not in down.stdout + down.stderr + json.dumps(body)
