@@ -12,7 +12,7 @@ from cloudfolio.devserver.github import FakeGitHub, start_github_server
 from cloudfolio.devserver.threaded import ServerThread
 from services.core.sources.local import sample_portfolio_root
 from services.core.storage.local import LocalBackend
-from tests.support.services import azurite
+from tests.support.services import RedisServer, azurite, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +72,10 @@ def rabbitmq_url() -> str:
     from tests.support.queue_harness import require_rabbitmq
 
     return require_rabbitmq()
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[RedisServer]:
+    """A real redis-server for the session (the shared GitHub budget's store)."""
+    with redis_server() as service:
+        yield service

@@ -15,6 +15,7 @@ from services.core.keys import CacheKeys, Namespace
 from services.core.observations import Observations
 from services.core.settings import Settings
 from services.core.sources import RepoSource
+from services.core.sources.budget import RequestBudget
 from services.core.storage import StorageBackend
 
 
@@ -42,10 +43,12 @@ class Backends:
 
 
 def build_backends(settings: Settings, *, storage: StorageBackend | None = None,
-                   source: RepoSource | None = None) -> Backends:
-    """The configured backends; ``storage`` and ``source`` replace the configured ones (tests)."""
+                   source: RepoSource | None = None, budget: RequestBudget | None = None) -> Backends:
+    """The configured backends; ``storage`` and ``source`` replace the configured ones (tests), and
+    ``budget`` is the GitHub request budget the source shares (the queue machinery builds it)."""
     storage = storage if storage is not None else make_storage(settings)
     observations = Observations()
-    source = source if source is not None else make_source(settings, storage, observations=observations)
+    source = source if source is not None else make_source(settings, storage, observations=observations,
+                                                           budget=budget)
     return Backends(settings=settings, storage=storage, source=source,
                     jobs=JobStore(storage, ttl_seconds=settings.job_ttl), observations=observations)

@@ -8,6 +8,7 @@ from services.core.errors import SettingsError
 from services.core.observations import Observations
 from services.core.settings import Settings
 from services.core.sources import RepoSource
+from services.core.sources.budget import LocalBudget, RequestBudget
 from services.core.sources.etags import StorageEtagCache
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from services.core.storage import StorageBackend
@@ -32,8 +33,9 @@ def make_storage(settings: Settings) -> StorageBackend:
 
 
 def make_source(settings: Settings, storage: StorageBackend | None = None, *, legacy: bool = False,
-                observations: Observations | None = None) -> RepoSource:
-    """The repo source the settings name; GitHub shares ETags through ``storage`` when given.
+                observations: Observations | None = None, budget: RequestBudget | None = None) -> RepoSource:
+    """The repo source the settings name; GitHub shares ETags through ``storage`` and its request
+    permits through ``budget`` when given (else an in-process budget of the configured size).
 
     ``legacy`` builds the legacy replica's client: REST only, one request at a time per activity,
     as the legacy Function App fetched (its concurrency is its activity threads).
@@ -51,6 +53,9 @@ def make_source(settings: Settings, storage: StorageBackend | None = None, *, le
             max_concurrency=1 if legacy else settings.github_max_concurrency,
             etag_cache=StorageEtagCache(storage) if storage is not None else None,
             observations=observations,
+            budget=budget if budget is not None else LocalBudget(
+                concurrency=settings.github_budget_concurrency, pace_below=settings.github_budget_pace_below,
+                wait=settings.github_budget_wait),
         )
     if settings.repo_source == "local":
         if not Path(settings.local_source_dir).expanduser().is_dir():

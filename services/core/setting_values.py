@@ -92,7 +92,8 @@ def url_of(*schemes: str, optional: bool = True) -> Callable[[str, str], str]:
             return ""
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.netloc:
-            raise SettingsError(name, f"expected a {' or '.join(schemes)} URL, got {value!r}")
+            shown = value.replace(parts.password, "***") if parts.password else value  # never echo a password
+            raise SettingsError(name, f"expected a {' or '.join(schemes)} URL, got {shown!r}")
         return value
 
     return parse

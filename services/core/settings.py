@@ -59,6 +59,10 @@ class Settings:
     github_max_rate_limit_wait: float
     graphql_batch_setting: bool | None
     github_max_concurrency: int
+    github_budget_concurrency: int
+    github_budget_pace_below: float
+    github_budget_wait: float
+    redis_url: str
     legacy_url: str
     legacy_function_key: str
     public_url: str

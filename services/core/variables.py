@@ -105,6 +105,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_GITHUB_MAX_CONCURRENCY", "github_max_concurrency", "32",
              "GitHub requests one process sends at once for repo fetches (a repo's documents, tree and languages go "
              "together; GitHub allows 100 concurrent per token). 1 fetches them one by one.", int_range(1, 100)),
+    Variable("CLOUDFOLIO_GITHUB_BUDGET_CONCURRENCY", "github_budget_concurrency", "50",
+             "GitHub requests in flight at once over everything sharing the budget: every process and replica "
+             "when `CLOUDFOLIO_REDIS_URL` is set, else this process (GitHub's secondary limit is 100 per token).",
+             int_range(1, 100)),
+    Variable("CLOUDFOLIO_GITHUB_BUDGET_PACE_BELOW", "github_budget_pace_below", "0.2",
+             "Share of the token's hourly limit below which requests are paced: what remains is spread over the "
+             "time to the reset instead of running out early. 0 never paces.", float_range(0, 1)),
+    Variable("CLOUDFOLIO_GITHUB_BUDGET_WAIT", "github_budget_wait", "10",
+             "Longest wait (seconds) for a GitHub permit; a queue worker then retries its message a few seconds "
+             "later instead of holding a thread.", float_range(0.1, 600)),
+    Variable("CLOUDFOLIO_REDIS_URL", "redis_url", "",
+             "Redis (`redis://host:6379/0`, Azure Cache for Redis `rediss://:KEY@NAME.redis.cache.windows.net:6380/0`) "
+             "holding the GitHub budget shared by every worker process and replica. Empty: each process keeps its "
+             "own budget.", url_of("redis", "rediss"), secret=True),
     Variable("CLOUDFOLIO_LEGACY_URL", "legacy_url", "",
              "Base URL of the legacy Function App; empty runs the project's legacy orchestrator in-process.",
              url_of("https", "http")),

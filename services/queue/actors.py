@@ -6,9 +6,10 @@ consumer timeout), ``throws`` (errors no retry fixes) and ``on_final_failure`` (
 called by :class:`~services.queue.middleware.final_failure.FinalFailure`). Nothing is registered
 at import: :func:`register_actors` declares the actors on the broker it is given.
 
-A GitHub rate limit (:class:`~services.core.sources.RateLimited`) becomes a delayed retry at the
-time GitHub names (capped: a delayed message sits unacked in the delay queue, and RabbitMQ's
-consumer timeout is 30 minutes).
+A GitHub rate limit or an exhausted shared budget (:class:`~services.core.sources.RateLimited`)
+becomes a delayed retry at the time GitHub names (capped: a delayed message sits unacked in the delay
+queue, and RabbitMQ's consumer timeout is 30 minutes); such waits do not count as failures against
+``max_retries`` (``retry_rule``: up to ``RATE_LIMIT_RETRIES`` of them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ MERGE_TIME_LIMIT_MS = 10 * 60 * 1000
 TRAIN_TIME_LIMIT_MS = 25 * 60 * 1000
 #: Longest delay we ask for when GitHub says to wait.
 MAX_RATE_LIMIT_DELAY_MS = 15 * 60 * 1000
+#: Waits for GitHub's limits a message may take on top of its retries (a wait is not a failure; 20
+#: waits of up to 15 minutes outlast GitHub's hourly window).
+RATE_LIMIT_RETRIES = 20
 
 TRAIN_ACTOR_NAME = "train_model"
 #: Dramatiq priority of sync messages; plans and merges have 0 (lower runs sooner).
@@ -53,8 +57,12 @@ class Actors:
     train_model: dramatiq.Actor
 
 
+class RateLimitRetry(Retry):
+    """A wait for GitHub's limits or the shared budget: not a failure, so it does not use up ``max_retries``."""
+
+
 def delay_rate_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn :class:`RateLimited` into Dramatiq's ``Retry`` with the delay GitHub asked for."""
+    """Turn :class:`RateLimited` into :class:`RateLimitRetry` with the delay GitHub (or the budget) asked for."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -62,16 +70,27 @@ def delay_rate_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except RateLimited as exc:
             delay = int(min(exc.retry_after_seconds * 1000 + 1000, MAX_RATE_LIMIT_DELAY_MS))
-            raise Retry(str(exc), delay=delay) from exc
+            raise RateLimitRetry(str(exc), delay=delay) from exc
 
     return wrapper
+
+
+def retry_rule(max_retries: int) -> Callable[[int, BaseException], bool]:
+    """``Retries``' ``retry_when``: ``max_retries`` failures, plus up to :data:`RATE_LIMIT_RETRIES` waits."""
+
+    def retry_when(retries: int, exception: BaseException) -> bool:
+        if isinstance(exception, RateLimitRetry):
+            return retries < max_retries + RATE_LIMIT_RETRIES
+        return retries < max_retries
+
+    return retry_when
 
 
 def _declare(broker: dramatiq.Broker, fn: Callable[..., Any], name: str, queue: str, *, max_retries: int,
              time_limit: int, on_final_failure: Callable[..., None], throws: tuple[type[BaseException], ...] = (),
              priority: int = 0) -> dramatiq.Actor:
-    options: dict[str, Any] = {"max_retries": max_retries, "time_limit": time_limit,
-                               "on_final_failure": on_final_failure}
+    options: dict[str, Any] = {"max_retries": max_retries, "retry_when": retry_rule(max_retries),
+                               "time_limit": time_limit, "on_final_failure": on_final_failure}
     if throws:
         options["throws"] = throws
     return dramatiq.Actor(delay_rate_limits(fn), broker=broker, actor_name=name, queue_name=queue, priority=priority,

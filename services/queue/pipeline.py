@@ -32,6 +32,7 @@ from services.core.storage import StorageBackend
 from services.merge.steps import MergeSteps
 from services.queue.actors import register_actors
 from services.queue.broker import BrokerBundle, BrokerUnavailable, build_broker
+from services.queue.github_budget import make_budget
 from services.sync.steps import SyncSteps, queue_namespace
 from services.train.steps import Trainer, TrainSteps
 from services.train.store import ModelStore
@@ -167,5 +168,6 @@ class Pipeline:
 def build_pipeline(settings: Settings, *, storage: StorageBackend | None = None, source: RepoSource | None = None,
                    registry: CollectorRegistry | None = None, trainer: Trainer | None = None) -> Pipeline:
     """The pipeline the settings describe; the keyword arguments replace configured parts (tests)."""
-    backends = build_backends(settings, storage=storage, source=source)
+    budget = make_budget(settings) if source is None and settings.repo_source == "github" else None
+    backends = build_backends(settings, storage=storage, source=source, budget=budget)
     return Pipeline(backends, build_broker(settings, registry), trainer=trainer)

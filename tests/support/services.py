@@ -91,3 +91,58 @@ def azurite() -> Iterator[Azurite]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(location, ignore_errors=True)
+
+
+@dataclass
+class RedisServer:
+    """A running ``redis-server`` (no persistence): its URL, and stop/start for outage tests."""
+
+    url: str
+    port: int
+    process: subprocess.Popen
+
+    def pause(self) -> None:
+        """Freeze the process: connections are accepted by the kernel and never answered."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """Run ``redis-server`` on a free loopback port until the block ends (scripts/test.sh installs it)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server is not installed (scripts/test.sh installs the Debian package as root)")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--daemonize", "no", "--loglevel", "warning"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        import redis
+
+        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+
+        def answering() -> bool:
+            if process.poll() is not None:
+                return True
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        with suppress(WaitTimeout):
+            wait_until(answering, 20, interval=0.05)
+        client.close()
+        if process.poll() is not None:
+            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            unavailable(f"redis-server did not start: {error[-500:]}")
+        yield RedisServer(f"redis://127.0.0.1:{port}/0", port, process)
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

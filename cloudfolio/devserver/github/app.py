@@ -44,10 +44,11 @@ def _b64_with_newlines(text: str) -> str:
 
 
 def rate_headers(state: FakeGitHub) -> dict[str, str]:
+    reset = state.rate_limit_reset if state.rate_limit_reset is not None else time.time() + 3600
     return {
-        "X-RateLimit-Limit": "5000",
+        "X-RateLimit-Limit": str(state.rate_limit_limit),
         "X-RateLimit-Remaining": str(state.rate_limit_remaining),
-        "X-RateLimit-Reset": str(int(time.time()) + 3600),
+        "X-RateLimit-Reset": str(int(reset)),
         "X-RateLimit-Resource": "core",
     }
 
@@ -149,6 +150,18 @@ async def graphql(request: Request) -> Response:
     return JSONResponse({"data": {"repository": answer}}, headers=rate_headers(state))
 
 
+def limit_answer(state: FakeGitHub, in_flight: int) -> Response | None:
+    """GitHub's own limits, when the test set them: concurrent requests, then the hourly budget."""
+    if state.secondary_limit is not None and in_flight > state.secondary_limit:
+        with state.lock:
+            state.secondary_limited += 1
+        return JSONResponse({"message": "You have exceeded a secondary rate limit. Please wait a few minutes."},
+                            status_code=403, headers={**rate_headers(state), "Retry-After": "60"})
+    if not state.spend():
+        return JSONResponse({"message": "API rate limit exceeded"}, status_code=403, headers=rate_headers(state))
+    return None
+
+
 async def fault_answer(state: FakeGitHub, path: str, method: str) -> Response | None:
     """The answer an injected fault gives instead of the real one (None: serve normally)."""
     if state.latency:
@@ -202,9 +215,10 @@ class FaultsAndLog:
         with self.state.lock:
             generation = self.state.generation
             self.state.in_flight += 1
-            self.state.peak_in_flight = max(self.state.peak_in_flight, self.state.in_flight)
+            self.state.peak_in_flight = max(self.state.peak_in_flight, in_flight := self.state.in_flight)
         try:
-            faulted = await fault_answer(self.state, request.url.path, request.method)
+            faulted = limit_answer(self.state, in_flight) or await fault_answer(
+                self.state, request.url.path, request.method)
             await (faulted or self.app)(scope, receive, capture)
         finally:
             with self.state.lock:

@@ -10,6 +10,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,13 @@ class FakeGitHub:
         self.generation = 0
         self.latency = 0.0
         self.rate_limit_remaining = 5000
+        self.rate_limit_limit = 5000
+        self.rate_limit_reset: float | None = None  # None: an hour from each answer
+        #: GitHub's secondary limit: requests in flight above it get 403 (None: no limit), and their count.
+        self.secondary_limit: int | None = None
+        self.secondary_limited = 0
+        self.primary_limited = 0
+        self._budget: tuple[int, float] | None = None
         self.lock = threading.Lock()
         self.listings: dict[str, int] = {}
         self.mutations: list[tuple[str, int, str, dict[str, Any]]] = []  # (user, after n listings, repo, fields)
@@ -143,6 +151,28 @@ class FakeGitHub:
             self.faults.append(fault)
         return fault
 
+    def set_budget(self, requests: int, window: float) -> None:
+        """Spend the primary limit for real: ``requests`` per ``window`` seconds, then 403 until the reset."""
+        with self.lock:
+            self._budget = (requests, window)
+            self.rate_limit_limit = self.rate_limit_remaining = requests
+            self.rate_limit_reset = time.time() + window
+
+    def spend(self) -> bool:
+        """Count one request against the budget set by :meth:`set_budget`; False when it is spent."""
+        with self.lock:
+            if self._budget is None or self.rate_limit_reset is None:
+                return True
+            requests, window = self._budget
+            while time.time() >= self.rate_limit_reset:
+                self.rate_limit_reset += window
+                self.rate_limit_remaining = requests
+            if self.rate_limit_remaining <= 0:
+                self.primary_limited += 1
+                return False
+            self.rate_limit_remaining -= 1
+            return True
+
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
@@ -151,6 +181,9 @@ class FakeGitHub:
             self.generation += 1
             self.latency = 0.0
             self.mutations.clear()
+            self.secondary_limit, self.secondary_limited, self.primary_limited = None, 0, 0
+            self._budget, self.rate_limit_reset = None, None
+            self.rate_limit_limit = self.rate_limit_remaining = 5000
 
     def requests_to(self, pattern: str, method: str | None = None) -> list[LoggedRequest]:
         with self.lock:

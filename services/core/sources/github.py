@@ -52,6 +52,7 @@ from services.core.sources.base import (
     SourceUnavailable,
     UserNotFound,
 )
+from services.core.sources.budget import LocalBudget, RequestBudget
 from services.core.sources.contents import decode_content
 from services.core.sources.etags import EtagCache, MemoryEtagCache
 
@@ -81,6 +82,8 @@ class GitHubSource(RepoSource):
       max_concurrency(int): requests of repo fetches in flight at once, over every thread using
         this source. Defaults to 32; 1 fetches a repo's parts one after another.
       etag_cache(EtagCache | None): where ETags live. Defaults to an in-memory cache.
+      budget(RequestBudget | None): the permits every request takes (``sources.budget``), shared with
+        other sources, processes or replicas of the same token. Defaults to an in-process budget.
       observations(Observations | None): where the quota left and ETag hits are reported.
       sleep(callable): the sleep function (tests pass a recorder). Defaults to ``time.sleep``.
       transport(httpx.BaseTransport | None): an httpx transport, for tests.
@@ -101,6 +104,7 @@ class GitHubSource(RepoSource):
         graphql_batch: bool = False,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         etag_cache: EtagCache | None = None,
+        budget: RequestBudget | None = None,
         observations: Observations | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
@@ -126,6 +130,7 @@ class GitHubSource(RepoSource):
         self.max_rate_limit_wait = max_rate_limit_wait
         self.graphql_batch = graphql_batch
         self.etags = etag_cache if etag_cache is not None else MemoryEtagCache()
+        self.budget = budget if budget is not None else LocalBudget(sleep=sleep)
         self.observations = observations if observations is not None else Observations()
         self._token_id = token_id(token)
         self._sleep = sleep
@@ -188,15 +193,17 @@ class GitHubSource(RepoSource):
         while True:
             self._count("requests")
             try:
-                response = self._client.request(method, self._check_url(url), headers=headers, json=json_body)
+                with self.budget.permit(waited_out=waits > 0):
+                    response = self._client.request(method, self._check_url(url), headers=headers, json=json_body)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempt >= self.max_retries:
                     raise SourceUnavailable(f"GitHub unreachable after {attempt + 1} tries: {exc!r}") from exc
                 self._retry(attempt, f"{type(exc).__name__} on {url}")
                 attempt += 1
                 continue
-            self.observations.github_rate_limit(self._token_id, response.headers.get("x-ratelimit-remaining"),
-                                                response.headers.get("x-ratelimit-reset"))
+            remaining, reset = response.headers.get("x-ratelimit-remaining"), response.headers.get("x-ratelimit-reset")
+            self.observations.github_rate_limit(self._token_id, remaining, reset)
+            self.budget.observe(remaining, reset, response.headers.get("x-ratelimit-limit"))
             limit = self._rate_limit_wait(response)
             if limit is not None:
                 wait, kind = limit
