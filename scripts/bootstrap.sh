@@ -10,6 +10,8 @@
 #   ensure_checkov         checkov into its own venv (.tools/iac-venv), for the Bicep scan
 #   ensure_schemathesis    schemathesis into its own venv (.tools/schemathesis-venv), for the API fuzz test
 #   ensure_rabbitmq        RabbitMQ on 127.0.0.1:5672 (started, or installed with apt as root)
+#   ensure_prometheus, ensure_redis, ensure_chromium
+#                          Debian's prometheus, redis-server and chromium (apt as root); tests start them
 
 CLOUDFOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$CLOUDFOLIO_ROOT/.venv"
@@ -62,6 +64,12 @@ ensure_prometheus() {
     # a real Prometheus server for the rollout plan's metric provider tests (the test starts it itself)
     command -v prometheus >/dev/null 2>&1 && return 0
     apt_install Prometheus prometheus "the Prometheus provider tests"
+}
+
+ensure_redis() {
+    # a real redis-server for the shared GitHub budget's tests (each test session starts its own)
+    command -v redis-server >/dev/null 2>&1 && return 0
+    apt_install Redis redis-server "the shared GitHub budget tests"
 }
 
 ensure_chromium() {

@@ -11,6 +11,7 @@ ensure_rabbitmq || log "continuing without RabbitMQ: queue tests will skip local
 ensure_checkov || log "continuing without checkov: the Bicep scan will skip locally and fail under CI=true"
 ensure_schemathesis || log "continuing without schemathesis: the API fuzz test will skip locally and fail under CI=true"
 ensure_prometheus || log "continuing without Prometheus: its provider tests will skip locally and fail under CI=true"
+ensure_redis || log "continuing without redis-server: the shared GitHub budget tests will skip locally and fail under CI=true"
 ensure_chromium || log "continuing without Chromium: the browser tests will skip locally and fail under CI=true"
 cd "$CLOUDFOLIO_ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 import redis
 
+from cloudfolio.devserver.github import FakeGitHub
+from cloudfolio.devserver.processes import QueueEnv, WorkerProcess, delete_queues
+from cloudfolio.devserver.waiting import wait_for_job
+from services.core.jobs import JobStatus
 from services.core.settings import Settings
 from services.core.sources import RateLimited
 from services.core.sources.budget import LocalBudget
 from services.queue.github_budget import RedisBudget, make_budget
+from services.queue.pipeline import build_pipeline
 from tests.support.services import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -93,3 +100,36 @@ def test_make_budget_picks_redis_only_when_configured(redis_service: RedisServer
                                             "CLOUDFOLIO_GITHUB_BUDGET_CONCURRENCY": "7"}))
     assert isinstance(shared, RedisBudget) and shared.concurrency == 7
     shared.close()
+
+
+@pytest.mark.slow
+def test_four_worker_processes_stay_inside_one_budget_and_finish_every_job(
+        github: FakeGitHub, rabbitmq_url: str, redis_service: RedisServer, tmp_path: Path) -> None:
+    """4 processes × 8 threads (each able to send 32 requests at once) against a GitHub that allows 20
+    concurrent requests and 150 per 10-second window: 16 shared permits keep them under both."""
+    users = [f"b{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    for username in users:
+        github.add_generated_user(username, 10)
+    github.latency = 0.05
+    github.secondary_limit = 20
+    github.set_budget(150, 10)
+    env = QueueEnv(tmp_path / "data", github.base_url, broker_url=rabbitmq_url,
+                   extra={"CLOUDFOLIO_WORKER_HEALTH_PORT": "0", "CLOUDFOLIO_JOB_STALL_SECONDS": "3600",
+                          "CLOUDFOLIO_REDIS_URL": redis_service.url, "CLOUDFOLIO_GITHUB_BUDGET_CONCURRENCY": "16",
+                          "CLOUDFOLIO_GITHUB_MAX_CONCURRENCY": "32"})
+    pipeline = build_pipeline(Settings.from_env(env.env()))
+    workers: list[WorkerProcess] = []
+    try:
+        workers.extend(WorkerProcess(env, "sync", "merge", threads=8) for _ in range(4))
+        jobs = [pipeline.submit_refresh(username, force=True) for username in users]
+        done = [wait_for_job(pipeline.backends.jobs, job.job_id, timeout=120) for job in jobs]
+    finally:
+        for worker in workers:
+            worker.stop()
+        pipeline.close()
+        delete_queues(rabbitmq_url, env.queue_names)
+    assert [(job.status, job.repos_count, job.failed_repos) for job in done] == [(JobStatus.COMPLETED, 10, [])] * 4
+    assert github.secondary_limited == 0, "a secondary-limit answer: the permits were not shared"
+    assert github.peak_in_flight <= 16, f"peak {github.peak_in_flight} in flight, over the 16 permits"
+    requests = len(github.requests_to(r"^/(users|repos)/"))
+    assert requests > 150, f"{requests} requests fit in one window: the budget was never tested"
