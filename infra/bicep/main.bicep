@@ -49,6 +49,13 @@ param adminToken string
 @description('GitHub token for the repo source.')
 param githubToken string
 
+@description('Azure Cache for Redis tier for the shared GitHub budget: Basic (dev) or Standard (replicated, prod).')
+@allowed([
+  'Basic'
+  'Standard'
+])
+param redisSku string = 'Basic'
+
 @description('Deploy the legacy orchestrator replica as a container app; false points the router at externalLegacyUrl.')
 param deployLegacy bool = false
 
@@ -105,6 +112,17 @@ module vault 'modules/keyvault.bicep' = {
     managementUrl: managementUrl
     adminToken: adminToken
     githubToken: githubToken
+    tags: tags
+  }
+}
+
+module redis 'modules/redis.bicep' = {
+  name: 'redis'
+  params: {
+    location: location
+    namePrefix: prefix
+    keyVaultName: vault.outputs.vaultName
+    skuName: redisSku
     tags: tags
   }
 }
@@ -190,6 +208,7 @@ module apps 'modules/apps.bicep' = {
     managementUrlSecretUri: vault.outputs.managementUrlSecretUri
     adminTokenSecretUri: vault.outputs.adminTokenSecretUri
     githubTokenSecretUri: vault.outputs.githubTokenSecretUri
+    redisUrlSecretUri: redis.outputs.redisUrlSecretUri
     deployLegacy: deployLegacy
     externalLegacyUrl: externalLegacyUrl
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString

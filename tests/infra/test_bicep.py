@@ -111,6 +111,15 @@ def test_key_vault_uses_rbac_soft_delete_and_purge_protection() -> None:
     assert properties["enableSoftDelete"] is True and properties["enablePurgeProtection"] is True
 
 
+def test_redis_for_the_github_budget_is_tls_only_and_reached_through_key_vault() -> None:
+    [(_, redis)] = resources("Microsoft.Cache/redis")
+    properties = redis["properties"]
+    assert properties["enableNonSslPort"] is False and properties["minimumTlsVersion"] == "1.2"
+    apps = (BICEP / "modules" / "apps.bicep").read_text()
+    assert "name: 'CLOUDFOLIO_REDIS_URL'\n    secretRef: 'redis-url'" in apps
+    assert apps.count("name: 'redis-url'") == apps.count("name: 'github-token'") == 6  # every app with the token
+
+
 def test_storage_is_private_and_tls12() -> None:
     [(_, account)] = resources("Microsoft.Storage/storageAccounts")
     properties = account["properties"]

@@ -14,6 +14,8 @@ param brokerUrlSecretUri string
 param managementUrlSecretUri string
 param adminTokenSecretUri string
 param githubTokenSecretUri string
+@description('Key Vault secret URI of REDIS-URL (the shared GitHub budget).')
+param redisUrlSecretUri string
 param deployLegacy bool
 param externalLegacyUrl string
 param planQueue string = 'refresh-plan'
@@ -85,6 +87,10 @@ var sharedEnv = [
     name: 'GITHUB_TOKEN'
     secretRef: 'github-token'
   }
+  {
+    name: 'CLOUDFOLIO_REDIS_URL'
+    secretRef: 'redis-url'
+  }
 ]
 
 var legacyUrl = deployLegacy ? 'http://${namePrefix}-legacy' : externalLegacyUrl
@@ -117,6 +123,11 @@ resource router 'Microsoft.App/containerApps@2024-03-01' = {
         {
           name: 'github-token'
           keyVaultUrl: githubTokenSecretUri
+          identity: identities.router.id
+        }
+        {
+          name: 'redis-url'
+          keyVaultUrl: redisUrlSecretUri
           identity: identities.router.id
         }
       ], [
@@ -211,6 +222,11 @@ resource syncWorker 'Microsoft.App/containerApps@2024-03-01' = {
         {
           name: 'github-token'
           keyVaultUrl: githubTokenSecretUri
+          identity: identities.sync.id
+        }
+        {
+          name: 'redis-url'
+          keyVaultUrl: redisUrlSecretUri
           identity: identities.sync.id
         }
       ], [
@@ -314,6 +330,11 @@ resource mergeWorker 'Microsoft.App/containerApps@2024-03-01' = {
         {
           name: 'github-token'
           keyVaultUrl: githubTokenSecretUri
+          identity: identities.merge.id
+        }
+        {
+          name: 'redis-url'
+          keyVaultUrl: redisUrlSecretUri
           identity: identities.merge.id
         }
       ], [
@@ -423,6 +444,11 @@ resource legacy 'Microsoft.App/containerApps@2024-03-01' = if (deployLegacy) {
           keyVaultUrl: githubTokenSecretUri
           identity: identities.legacy.id
         }
+        {
+          name: 'redis-url'
+          keyVaultUrl: redisUrlSecretUri
+          identity: identities.legacy.id
+        }
       ]
     }
     template: {
@@ -495,6 +521,11 @@ resource watcher 'Microsoft.App/containerApps@2024-03-01' = {
         {
           name: 'github-token'
           keyVaultUrl: githubTokenSecretUri
+          identity: identities.rollback.id
+        }
+        {
+          name: 'redis-url'
+          keyVaultUrl: redisUrlSecretUri
           identity: identities.rollback.id
         }
       ]
@@ -608,6 +639,11 @@ resource trainer 'Microsoft.App/jobs@2024-03-01' = {
         {
           name: 'github-token'
           keyVaultUrl: githubTokenSecretUri
+          identity: identities.trainer.id
+        }
+        {
+          name: 'redis-url'
+          keyVaultUrl: redisUrlSecretUri
           identity: identities.trainer.id
         }
       ], [
