@@ -51,6 +51,7 @@ ROUTES: list[BaseRoute] = [
     Route("/webhooks/github", webhooks.github, methods=["POST"]),
     Route("/admin/rollout", admin.rollout, methods=["GET", "PUT"]),
     Route("/admin/shadow", admin.shadow, methods=["GET"]),
+    Route("/admin/usage", admin.usage, methods=["GET"]),
     Route("/portfolio/{username}", pages.portfolio, methods=["GET"]),
     Route("/static/portfolio.js", pages.portfolio_script, methods=["GET"]),
     Route("/static/pages.css", pages.style_sheet, methods=["GET"]),

@@ -21,6 +21,7 @@ from rollout.changes import InvalidFlagChange
 from router.legacy_client import LegacyProtocolError
 from router.rate_limits import RefreshRateLimited
 from services.core.errors import DependencyUnavailable, InvalidInput, NotFound, Refused
+from services.core.quotas import QuotaExceeded
 
 log = logging.getLogger("cloudfolio.router")
 
@@ -66,6 +67,11 @@ async def rate_limited(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
 
+async def over_quota(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QuotaExceeded)
+    return JSONResponse(exc.body(), status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error")
@@ -79,5 +85,6 @@ EXCEPTION_HANDLERS = {
     DependencyUnavailable: dependency_unavailable,
     LegacyProtocolError: bad_gateway,
     RefreshRateLimited: rate_limited,
+    QuotaExceeded: over_quota,
     Exception: unexpected,
 }

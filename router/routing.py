@@ -67,7 +67,7 @@ async def start_refresh(request: Request, username: str, force: bool, *, source_
     shortcut (the bundle was verified recently, but GitHub just said it changed)."""
     context = context_of(request)
     if not source_changed:
-        check_refresh_limits(request, username)
+        await admit_refresh(request, username)
     path, flags = await choose_path_for(request, username)
     with tracing.span(tracing.REFRESH_REQUEST, username=username, path=path.value, mode="live") as span:
         run = await context.paths[path].start(username, force, verify=source_changed)
@@ -75,4 +75,28 @@ async def start_refresh(request: Request, username: str, force: bool, *, source_
             span.set_attributes(tracing.attributes(job_id=run.job.job_id))
         if flags.shadow:
             context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
+    await count_refresh(request, run)
     return run
+
+
+async def admit_refresh(request: Request, username: str) -> None:
+    """The refresh rate limits, then the user's quotas: raises the 429 of the first one refusing it."""
+    check_refresh_limits(request, username)
+    await check_refresh_quota(request, username)
+
+
+async def count_refresh(request: Request, run: Run) -> None:
+    """Count a started (or joined) refresh in the user's usage; a cached answer is not a refresh."""
+    if run.job is not None:
+        await run_in_threadpool(context_of(request).pipeline.backends.usage.count_refresh, run.username)
+
+
+async def check_refresh_quota(request: Request, username: str) -> None:
+    """Raise :class:`~services.core.quotas.QuotaExceeded` (429) when enforcement is on and the user is at a
+    quota; with it off an exceeded quota is only counted and logged (``Quotas.judge``)."""
+    backends = context_of(request).pipeline.backends
+    usage = await run_in_threadpool(backends.usage.get, username)
+    refused = backends.quotas.judge(backends.quotas.check_refresh(usage, backends.usage.clock()), "refresh",
+                                    backends.observations)
+    if refused is not None:
+        raise refused

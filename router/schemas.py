@@ -34,8 +34,14 @@ def _object(properties: dict[str, Any], *, required: list[str] | None = None, ex
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _object({"error": _STR}),
-    "RateLimited": _object({"error": _STR, "limit": {"enum": ["per-client", "per-user"]}, "rate": _STR,
-                            "retry_after_seconds": {"type": "integer", "minimum": 1}}),
+    # 429: a refresh rate limit, or (ENABLE_QUOTA_ENFORCEMENT) a per-user quota
+    "RateLimited": {"oneOf": [
+        _object({"error": _STR, "limit": {"enum": ["per-client", "per-user"]}, "rate": _STR,
+                 "retry_after_seconds": {"type": "integer", "minimum": 1}}),
+        _object({"error": _STR, "quota": {"enum": ["refreshes_per_day", "cache_bytes", "trainings_per_week"]},
+                 "used": {"type": "integer"}, "limit": {"type": "integer"},
+                 "retry_after_seconds": {"type": "integer", "minimum": 1}}),
+    ]},
     "Cached": _object({
         "status": {"const": "cached"}, "username": _STR, "path": _PATH, "bundle_fingerprint": _STR_OR_NULL,
         "repos_count": _INT_OR_NULL, "last_modified": _STR_OR_NULL, "size_bytes": _INT_OR_NULL, "cache_key": _STR,
@@ -106,6 +112,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "stickiness": {"enum": ["sticky", "random"]}, "shadow": {"type": "boolean"},
                        "shadow_sample_pct": {"type": "number", "minimum": 0, "maximum": 100},
                        "reason": {"type": "string", "minLength": 1, "pattern": "\\S"}}},
+    "UsageReport": _object({"quotas": {"type": "object"}, "usage": {"type": "object"}, "states": {"type": "object"},
+                            "total_users": {"type": "integer"}, "truncated": {"type": "boolean"},
+                            "users": {"type": "array", "items": {"type": "object"}}}, required=["quotas"]),
     "ShadowReport": _object({"in_flight": {"type": "integer"}, "counts": {"type": "object"},
                              "recent": {"type": "array", "items": {"type": "object"}}}),
     "WebhookAnswer": _object({"status": {"enum": ["pong", "ignored", "refreshing", "duplicate"]}, "delivery": _STR,

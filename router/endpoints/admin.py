@@ -1,5 +1,5 @@
-"""The admin API (bearer token, :mod:`router.auth`): ``GET``/``PUT /admin/rollout`` and
-``GET /admin/shadow``.
+"""The admin API (bearer token, :mod:`router.auth`): ``GET``/``PUT /admin/rollout``,
+``GET /admin/shadow`` and ``GET /admin/usage``.
 
 Changes go through :func:`rollout.changes.set_flags`, the same rules as ``cloudfolio rollout``
 (ranges, the lock, the reason kept in the history); the router's flag cache is invalidated so the
@@ -19,10 +19,12 @@ from rollout.changes import FlagChanges, set_flags
 from rollout.progression import PlanState
 from rollout.stores import FlagStoreError
 from router.auth import require_admin
-from router.endpoints.declarations import ADMIN, BODY, DEPENDENCIES
-from router.openapi import Operation, documented
+from router.endpoints.declarations import ADMIN, BAD_NAME, BODY, DEPENDENCIES
+from router.openapi import Operation, Query, documented
 from router.routing import context_of
 from router.validation import read_json_object
+from services.core.names import validate_username
+from services.core.quotas import usage_report
 
 log = logging.getLogger("cloudfolio.router")
 
@@ -66,3 +68,22 @@ async def shadow(request: Request) -> Response:
         counts[comparison.verdict] = counts.get(comparison.verdict, 0) + 1
     return JSONResponse({"in_flight": context.mirror.in_flight, "counts": counts,
                          "recent": [vars(c) for c in recent[:50]]})
+
+
+@documented(get=Operation(
+    "Usage per user and the quotas", {200: "UsageReport", **ADMIN, **BAD_NAME, **DEPENDENCIES}, admin=True,
+    description="Refreshes today, trainings this ISO week, GitHub requests spent today and cache bytes, per user, "
+                "with each user's quota state (`under`, `near`: 80 %, `at`). Without `username`: every user, the "
+                "biggest GitHub spenders first (at most 1,000), and the count per state.",
+    query=(Query("username", {"type": "string"}, description="one user only (a GitHub login; 400 otherwise)"),)))
+async def usage(request: Request) -> Response:
+    context = context_of(request)
+    require_admin(request, context.settings.admin_token)
+    backends = context.pipeline.backends
+    username = request.query_params.get("username")
+    if username is not None:
+        username = validate_username(username)
+    report = await run_in_threadpool(usage_report, backends.usage, backends.quotas, username=username)
+    if username is None:
+        backends.observations.usage_users(report["states"])  # type: ignore[arg-type]
+    return JSONResponse(report)

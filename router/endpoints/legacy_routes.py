@@ -24,7 +24,7 @@ from router.endpoints.declarations import BODY, DEPENDENCIES, RATE_LIMITED
 from router.errors import error_response
 from router.openapi import Operation, documented
 from router.paths import CachedBundle
-from router.routing import check_refresh_limits, choose_path_for, context_of
+from router.routing import admit_refresh, choose_path_for, context_of, count_refresh
 from router.validation import parse_json_object
 from services.core.jobs import JobNotFound
 from services.core.keys import Namespace
@@ -88,11 +88,12 @@ async def orchestrator_start(request: Request) -> Response:
     if isinstance(target, Response):
         return target
     username, force = target
-    check_refresh_limits(request, username)
+    await admit_refresh(request, username)
     path, flags = await choose_path_for(request, username)
     run = await context.paths[path].start(username, force)
     if flags.shadow:
         context.mirror.maybe_mirror(run, force, flags.shadow_sample_pct)
+    await count_refresh(request, run)
     if run.job is None:
         return JSONResponse(legacy_cached_answer(run.cached))
     return _management(request, run.job.job_id)

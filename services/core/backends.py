@@ -6,6 +6,7 @@ pipeline, the legacy replica, the router. Nothing here knows about brokers or HT
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from services.core.cache import BundleCache
@@ -13,10 +14,12 @@ from services.core.components import make_source, make_storage
 from services.core.jobs import JobStore
 from services.core.keys import CacheKeys, Namespace
 from services.core.observations import Observations
+from services.core.quotas import Quotas
 from services.core.settings import Settings
 from services.core.sources import RepoSource
 from services.core.sources.budget import RequestBudget
 from services.core.storage import StorageBackend
+from services.core.usage import UsageStore
 
 
 @dataclass
@@ -36,6 +39,15 @@ class Backends:
         if namespace not in self._caches:
             self._caches[namespace] = BundleCache(self.storage, CacheKeys(namespace))
         return self._caches[namespace]
+
+    @functools.cached_property
+    def usage(self) -> UsageStore:
+        """Per-user usage in this storage (``services.core.usage``)."""
+        return UsageStore(self.storage)
+
+    @functools.cached_property
+    def quotas(self) -> Quotas:
+        return Quotas.from_settings(self.settings)
 
     def close(self) -> None:
         self.source.close()

@@ -67,6 +67,11 @@ class _Metrics:
                                           registry=registry, buckets=TRAINING_BUCKETS)
         self.jobs = Histogram("job_duration_seconds", "Refresh job duration, created to finished.", ["path", "outcome"],
                               registry=registry, buckets=JOB_BUCKETS)
+        self.quota = Counter("cloudfolio_quota_exceeded_total", "Refreshes and trainings over a per-user quota, by "
+                             "quota and action (refused, or counted while enforcement is off).", ["quota", "action"],
+                             registry=registry)
+        self.usage_users = Gauge("cloudfolio_usage_users", "Users by quota state (under, near: at 80 %, at a quota), "
+                                 "from the latest usage scan.", ["state"], registry=registry)
 
 
 class _Instruments:
@@ -85,6 +90,7 @@ class _Instruments:
                                                        explicit_bucket_boundaries_advisory=TRAINING_BUCKETS)
         self.jobs = meter.create_histogram("job_duration", unit="s", description="Refresh job duration.",
                                            explicit_bucket_boundaries_advisory=JOB_BUCKETS)
+        self.quota = meter.create_counter("cloudfolio_quota_exceeded", description="Work over a per-user quota.")
 
 
 class Observations:
@@ -133,3 +139,15 @@ class Observations:
         if self._metrics is not None and self._otel is not None:
             self._metrics.jobs.labels(path, outcome).observe(seconds)
             self._otel.jobs.record(seconds, {"path": path, "outcome": outcome})
+
+    def quota_exceeded(self, quota: str, refused: bool) -> None:
+        if self._metrics is not None and self._otel is not None:
+            action = "refused" if refused else "counted"
+            self._metrics.quota.labels(quota, action).inc()
+            self._otel.quota.add(1, {"quota": quota, "action": action})
+
+    def usage_users(self, counts: dict[str, int]) -> None:
+        """The latest usage scan's users per state (three label values, whatever the number of users)."""
+        if self._metrics is not None:
+            for state in ("under", "near", "at"):
+                self._metrics.usage_users.labels(state).set(counts.get(state, 0))

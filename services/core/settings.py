@@ -69,6 +69,11 @@ class Settings:
     max_body_bytes: int
     refresh_limit_per_client: Rate | None
     refresh_limit_per_user: Rate | None
+    enable_quota_enforcement: bool
+    quota_cache_mb: int
+    quota_refreshes_per_day: int
+    quota_trainings_per_week: int
+    usage_flush_seconds: float
     client_ip_header: str
     admin_token: str
     job_ttl: int

@@ -140,6 +140,20 @@ VARIABLES: tuple[Variable, ...] = (
              "switches it off. Over it: 429 with Retry-After.", as_rate),
     Variable("CLOUDFOLIO_REFRESH_LIMIT_PER_USER", "refresh_limit_per_user", "30/min",
              "Refreshes of one portfolio user per replica, same format.", as_rate),
+    Variable("ENABLE_QUOTA_ENFORCEMENT", "enable_quota_enforcement", "false",
+             "Refuse over quota: a refresh answers 429 naming the quota, a training is skipped with the reason. "
+             "`false` only logs and counts (`cloudfolio_quota_exceeded_total`).", as_bool),
+    Variable("CLOUDFOLIO_QUOTA_CACHE_MB", "quota_cache_mb", "100",
+             "Cache storage per user (MiB, every namespace) before refreshes are over quota; 0: no limit.",
+             int_range(0, 10**6)),
+    Variable("CLOUDFOLIO_QUOTA_REFRESHES_PER_DAY", "quota_refreshes_per_day", "50",
+             "Refreshes per user per UTC day (started or joined; a cached answer is not one); 0: no limit.",
+             int_range(0, 10**6)),
+    Variable("CLOUDFOLIO_USAGE_FLUSH_SECONDS", "usage_flush_seconds", "30",
+             "Seconds between a worker's writes of the GitHub requests it spent per user into their usage "
+             "(requests themselves never write).", float_range(0.1, 3600)),
+    Variable("CLOUDFOLIO_QUOTA_TRAININGS_PER_WEEK", "quota_trainings_per_week", "2",
+             "Trainings per user per ISO week (UTC); 0: no limit.", int_range(0, 10**4)),
     Variable("CLOUDFOLIO_CLIENT_IP_HEADER", "client_ip_header", "",
              "Behind a proxy: the header holding the client address (e.g. `X-Forwarded-For`, first entry); empty "
              "uses the connection's address.", as_text),

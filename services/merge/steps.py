@@ -15,6 +15,7 @@ from services.core.dispatch import Dispatcher
 from services.core.jobs import JobNotFound
 from services.core.keys import Namespace
 from services.core.plans import load_plan
+from services.core.usage import measure_cache_bytes
 from services.merge.merger import merge_bundle
 
 log = logging.getLogger("cloudfolio.merge")
@@ -55,9 +56,18 @@ class MergeSteps:
             cache.mark_verified(username, result.bundle_fingerprint, result.repos_count)
         crash_point("after_job_completed")
         log.info("merged %d repos into %s", result.repos_count, result.bundle_fingerprint)
+        self._record_cache_bytes(username, Namespace(mode))
         if Namespace(mode) is Namespace.LIVE:
             self.dispatcher.request_training(job_id, username, result.content_fingerprint, result.bundle_fingerprint,
                                              result.documented)
+
+    def _record_cache_bytes(self, username: str, namespace: Namespace) -> None:
+        """The user's cache bytes in this namespace, for the cache quota; never fails the merge."""
+        try:
+            size = measure_cache_bytes(self.backends.storage, username, namespace)
+            self.backends.usage.record_cache_bytes(username, namespace, size)
+        except Exception as exc:  # usage is a report: a storage hiccup here must not redo the merge
+            log.warning("cache bytes of %s not recorded: %s", username, type(exc).__name__)
 
     def merge_failed(self, error: str, job_id: str, username: str, mode: str) -> None:
         self.jobs.fail(job_id, f"merge failed: {error}")

@@ -21,6 +21,7 @@ from typing import Any
 
 import dramatiq
 
+from services.core.usage_meter import RequestMeter
 from services.queue.broker import boot_process
 from services.queue.broker_probe import BrokerProbe
 from services.queue.health import start_health_server
@@ -52,7 +53,7 @@ def queues_for(pipeline: Pipeline, roles: Iterable[str]) -> set[str]:
 
 
 class InProcessWorkers:
-    """Dramatiq worker threads inside this process, plus the job sweeper.
+    """Dramatiq worker threads inside this process, plus the job sweeper and the GitHub usage meter.
 
     Parameters:
       pipeline(Pipeline): the process's pipeline.
@@ -72,6 +73,7 @@ class InProcessWorkers:
         self.worker: dramatiq.Worker | None = None
         self.sweeper = Sweeper(pipeline.backends.jobs, settings.job_deadline, recovery=pipeline,
                                stall_seconds=settings.job_stall_seconds, interval=settings.sweep_interval or None)
+        self.meter = RequestMeter(pipeline.backends.source, pipeline.backends.usage, settings.usage_flush_seconds)
 
     def start(self) -> InProcessWorkers:
         broker = self.pipeline.broker
@@ -80,6 +82,7 @@ class InProcessWorkers:
                                       worker_timeout=self.worker_timeout)
         self.worker.start()
         self.sweeper.start()
+        self.meter.start()
         return self
 
     def stop(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
@@ -87,6 +90,7 @@ class InProcessWorkers:
         if self.worker is not None:
             self.worker.stop(timeout=int(timeout * 1000))
             self.worker = None
+        self.meter.stop()  # after the workers: the requests of their last messages are counted too
 
     def __enter__(self) -> InProcessWorkers:
         return self.start()

@@ -11,12 +11,14 @@ completed the job); the failure is recorded next to the model (``model_{fp}.fail
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.core.backends import Backends
+from services.core.jobs import JobNotFound
 from services.core.keys import Namespace
 from services.train.store import ModelStore
 from services.train.trainer import TrainOutcome, params_from_settings, train_bundle
@@ -54,6 +56,9 @@ class TrainSteps:
             log.warning("no live bundle for %s; nothing to train", username)
             self.models.release_training(username, content_fingerprint)
             return
+        if self._over_quota(job_id, username):
+            self.models.release_training(username, content_fingerprint)
+            return
         started = time.monotonic()
         try:
             outcome = self.trainer(self.models, username, cached.data)
@@ -63,6 +68,18 @@ class TrainSteps:
         self.backends.observations.training(str(outcome.status), time.monotonic() - started)
         self.models.release_training(username, content_fingerprint)
         log.info("training for %s: %s", outcome.fingerprint, outcome.status, extra={"username": username})
+
+    def _over_quota(self, job_id: str, username: str) -> bool:
+        """True when the trainings quota refuses this one (the reason is recorded on the job); else count it."""
+        usage, quotas = self.backends.usage, self.backends.quotas
+        refused = quotas.judge(quotas.check_training(usage.get(username), usage.clock()), "training",
+                               self.backends.observations)
+        if refused is None:
+            usage.count_training(username)
+            return False
+        with contextlib.suppress(JobNotFound):  # an expired job has nobody left to tell
+            self.backends.jobs.update(job_id, lambda job: job.extra.__setitem__("training_skipped", str(refused)))
+        return True
 
     def training_failed(self, error: str, job_id: str, username: str, content_fingerprint: str,
                         bundle_fingerprint: str) -> None:

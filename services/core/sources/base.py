@@ -72,3 +72,7 @@ class RepoSource(ABC):
 
     def close(self) -> None:
         """Release connections; the default has none."""
+
+    def take_spent(self) -> dict[str, int]:
+        """Requests to the source's API per user since the last call (sources without an API spend none)."""
+        return {}

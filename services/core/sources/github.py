@@ -32,6 +32,7 @@ import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -137,6 +138,7 @@ class GitHubSource(RepoSource):
         #: Requests sent, by outcome, for logs and benchmarks.
         self.stats = {"requests": 0, "not_modified": 0, "retries": 0, "rate_limit_waits": 0}
         self._stats_lock = threading.Lock()
+        self._spent: Counter[str] = Counter()  # requests per user, taken by the usage meter
 
     def __repr__(self) -> str:
         return f"GitHubSource({self.api_url!r})"
@@ -186,8 +188,15 @@ class GitHubSource(RepoSource):
             raise SourceError(f"refusing to follow {url!r}: not on the API origin {self.api_url}")
         return url
 
+    def take_spent(self) -> dict[str, int]:
+        """GitHub requests sent per user since the last call (304s excluded: GitHub does not charge
+        conditional requests that it answers "not modified"), for the usage meter."""
+        with self._stats_lock:
+            spent, self._spent = self._spent, Counter()
+        return dict(spent)
+
     def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-              json_body: Any = None) -> httpx.Response:
+              json_body: Any = None, owner: str | None = None) -> httpx.Response:
         attempt = 0
         waits = 0
         while True:
@@ -201,6 +210,9 @@ class GitHubSource(RepoSource):
                 self._retry(attempt, f"{type(exc).__name__} on {url}")
                 attempt += 1
                 continue
+            if owner is not None and response.status_code != 304:
+                with self._stats_lock:
+                    self._spent[owner] += 1
             remaining, reset = response.headers.get("x-ratelimit-remaining"), response.headers.get("x-ratelimit-reset")
             self.observations.github_rate_limit(self._token_id, remaining, reset)
             self.budget.observe(remaining, reset, response.headers.get("x-ratelimit-limit"))
@@ -234,7 +246,7 @@ class GitHubSource(RepoSource):
         """GET with ETag reuse. Returns (body, headers) or (_NOT_FOUND, None) on 404."""
         cached = self.etags.get(username, url)
         headers = {"If-None-Match": cached[0]} if cached else None
-        response = self._send("GET", url, headers=headers)
+        response = self._send("GET", url, headers=headers, owner=username)
         if response.status_code == 304 and cached:
             self._count("not_modified")
             self.observations.cache("github_etag", True, username)
@@ -369,7 +381,7 @@ class GitHubSource(RepoSource):
             "query($owner: String!, $name: String!) "
             f"{{ repository(owner: $owner, name: $name) {{ {selections} }} }}"
         )
-        response = self._send("POST", self.graphql_url, json_body={
+        response = self._send("POST", self.graphql_url, owner=username, json_body={
             "query": query, "variables": {"owner": username, "name": name},
         })
         if response.status_code != 200:

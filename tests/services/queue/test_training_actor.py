@@ -31,6 +31,7 @@ def test_a_merge_hands_off_and_the_actor_trains_once(tmp_path: Path, caplog: pyt
         fingerprint = _content_fingerprint(pipeline)
         wait_until(lambda: models.exists("octocat", fingerprint), timeout=240)
         assert models.metadata("octocat", fingerprint)["pairs"] == 8
+        assert pipeline.backends.usage.get("octocat").trainings == 1, "counted in the user's usage"
         forced = wait_for_job(pipeline.backends.jobs, pipeline.submit_refresh("octocat", force=True).job_id)
         assert forced.status == JobStatus.COMPLETED
     assert not pipeline.request_training("j", "octocat", fingerprint, "b", documented=3), "a model exists: no request"
@@ -69,4 +70,22 @@ def test_at_most_one_training_request_per_fingerprint_is_queued(tmp_path: Path) 
     sent = [pipeline.request_training(f"job{i}", "octocat", fingerprint, "b", documented=3) for i in range(5)]
     assert sent == [True, False, False, False, False]
     assert pipeline.broker.queues[pipeline.queues["train"]].qsize() == 1
+    pipeline.close()
+
+
+def test_over_the_weekly_trainings_quota_training_is_skipped_with_the_reason_on_the_job(tmp_path: Path) -> None:
+    pipeline = embedded(tmp_path, ENABLE_QUOTA_ENFORCEMENT="true", CLOUDFOLIO_QUOTA_TRAININGS_PER_WEEK="1")
+    pipeline.backends.usage.count_training("octocat")  # this week's one training is spent
+    registry = pipeline.registry
+    with InProcessWorkers(pipeline, threads=2, roles=("all", "train")):
+        job_id = pipeline.submit_refresh("octocat").job_id
+        wait_for_job(pipeline.backends.jobs, job_id)
+        skipped = wait_until(lambda: pipeline.backends.jobs.get(job_id).extra.get("training_skipped"), 60)
+    assert "trainings_per_week quota (1 of 1)" in skipped
+    fingerprint = _content_fingerprint(pipeline)
+    assert not pipeline.models.exists("octocat", fingerprint)
+    assert registry.get_sample_value("cloudfolio_quota_exceeded_total",
+                                     {"quota": "trainings_per_week", "action": "refused"}) == 1
+    assert pipeline.backends.usage.get("octocat").trainings == 1, "a skipped training is not counted"
+    assert pipeline.request_training("j", "octocat", fingerprint, "b", documented=3), "the reservation is released"
     pipeline.close()
