@@ -12,12 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cloudfolio.cli import config, devserver, refresh, rollout, serve, task, worker
+from cloudfolio.cli import config, devserver, refresh, rollout, serve, task, usage, worker
 from cloudfolio.cli.exits import RET_FAILED, RET_OK, describe, exit_code_for
 from cloudfolio.memory import bound_malloc_arenas
 from services.core.errors import CloudfolioError
 
-COMMAND_MODULES = (serve, refresh, worker, task, rollout, config, devserver)
+COMMAND_MODULES = (serve, refresh, worker, task, rollout, usage, config, devserver)
 
 
 def build_parser() -> argparse.ArgumentParser:

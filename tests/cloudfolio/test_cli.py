@@ -31,7 +31,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
 @pytest.mark.parametrize("command", [
     [], ["serve"], ["legacy"], ["refresh"], ["worker"], ["queues"], ["dlq"], ["dlq", "replay"], ["train"],
     ["config"], ["rollout"], ["rollout", "status"], ["rollout", "set"], ["rollout", "shadow"],
-    ["rollout", "rollback"], ["rollout", "reenable"], ["rollout", "watch"], ["dev-github"],
+    ["rollout", "rollback"], ["rollout", "reenable"], ["rollout", "watch"], ["dev-github"], ["usage"],
 ])
 def test_help_explains_each_command(command: list[str]) -> None:
     result = run_cli(*command, "--help")
@@ -60,6 +60,38 @@ def test_invalid_configuration_names_the_variable_and_exits_2(tmp_path: Path) ->
 def test_invalid_username_exits_2() -> None:
     result = run_cli("refresh", "../etc")
     assert result.returncode == 2 and "invalid username" in result.stderr
+
+
+def test_usage_lists_users_against_the_quotas_and_refuses_bad_names(tmp_path: Path) -> None:
+    from services.core.keys import Namespace
+    from services.core.storage.local import LocalBackend
+    from services.core.usage import UsageStore
+
+    store = UsageStore(LocalBackend(tmp_path / "storage"))
+    for _ in range(41):
+        store.count_refresh("octocat")
+    store.add_github_requests("yungryce", 900)
+    store.record_cache_bytes("yungryce", Namespace.LIVE, 3 * 2**20)
+    env = {"CLOUDFOLIO_DATA_DIR": str(tmp_path)}
+    listing = run_cli("usage", env=env)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert "not enforced" in lines[0] and "2 users: 1 under, 1 near (80 %), 0 at a quota" in lines[1]
+    assert lines[3].split()[:2] == ["yungryce", "under"] and lines[3].endswith("3.0 MiB"), "biggest spender first"
+    assert lines[4].split()[:3] == ["octocat", "near", "41"]
+    one = run_cli("usage", "octocat", "--json", env=env)
+    assert one.returncode == 0 and '"refreshes": 41' in one.stdout
+    bad = run_cli("usage", "../x", env=env)
+    assert bad.returncode == 2 and "invalid username" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_usage_with_storage_unreachable_is_exit_3_within_seconds() -> None:
+    env = {"CLOUDFOLIO_STORAGE": "azure", "CLOUDFOLIO_STORAGE_TIMEOUT": "1", "CLOUDFOLIO_STORAGE_RETRIES": "0",
+           "CLOUDFOLIO_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+           "AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:" f"{free_port()}/devstoreaccount1;"}
+    result = run_cli("usage", env=env, timeout=30)
+    assert result.returncode == 3 and "storage is unavailable" in result.stderr, result.stderr
+    assert "a2V5" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
 def test_unknown_user_is_a_clear_failure(tmp_path: Path) -> None:
