@@ -19,6 +19,7 @@ goes through :meth:`RequestBudget.permit`, which
 What GitHub says of the quota (:meth:`RequestBudget.observe`) is kept where the permits are, so one
 answer paces everyone. :class:`LocalBudget` keeps it all in this process (the embedded default, one
 worker); ``services.queue.github_budget.RedisBudget`` in Redis, for every process and replica.
+:func:`rate_limit_wait` reads GitHub's own rate-limit answers (the source waits those out itself).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from services.core.sources.base import RateLimited
 
@@ -87,6 +90,28 @@ def pacing(quota: Quota | None, now: float, pace_below: float) -> Pace | None:
     if rate >= 0.1:
         return Pace(max(1, math.floor(rate * 10)), 10_000)
     return Pace(1, math.ceil(1000 / rate))
+
+
+def rate_limit_wait(response: httpx.Response) -> tuple[float, str] | None:
+    """Seconds to wait and the limit's kind (``primary``/``secondary``) when ``response`` is GitHub's
+    rate-limit answer; None for any other answer."""
+    if response.status_code not in (403, 429):
+        return None
+    headers = response.headers
+    if "retry-after" in headers:
+        try:
+            return max(0.0, float(headers["retry-after"])), "secondary"
+        except ValueError:
+            return 60.0, "secondary"
+    if headers.get("x-ratelimit-remaining") == "0":
+        try:
+            reset = float(headers.get("x-ratelimit-reset", "0"))
+        except ValueError:
+            reset = time.time() + 60
+        return max(0.0, reset - time.time()) + 1.0, "primary"
+    if response.status_code == 429 or "secondary rate limit" in response.text.lower():
+        return 60.0, "secondary"  # GitHub: wait at least a minute when no header says how long
+    return None
 
 
 class RequestBudget(ABC):

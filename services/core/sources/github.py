@@ -53,7 +53,7 @@ from services.core.sources.base import (
     SourceUnavailable,
     UserNotFound,
 )
-from services.core.sources.budget import LocalBudget, RequestBudget
+from services.core.sources.budget import LocalBudget, RequestBudget, rate_limit_wait
 from services.core.sources.contents import decode_content
 from services.core.sources.etags import EtagCache, MemoryEtagCache
 
@@ -163,26 +163,6 @@ class GitHubSource(RepoSource):
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
-    def _rate_limit_wait(self, response: httpx.Response) -> tuple[float, str] | None:
-        """Seconds to wait and the limit kind, when the response is a rate-limit answer."""
-        if response.status_code not in (403, 429):
-            return None
-        headers = response.headers
-        if "retry-after" in headers:
-            try:
-                return max(0.0, float(headers["retry-after"])), "secondary"
-            except ValueError:
-                return 60.0, "secondary"
-        if headers.get("x-ratelimit-remaining") == "0":
-            try:
-                reset = float(headers.get("x-ratelimit-reset", "0"))
-            except ValueError:
-                reset = time.time() + 60
-            return max(0.0, reset - time.time()) + 1.0, "primary"
-        if response.status_code == 429 or "secondary rate limit" in response.text.lower():
-            return 60.0, "secondary"  # GitHub: wait at least a minute when no header says how long
-        return None
-
     def _check_url(self, url: str) -> str:
         if urlsplit(url)[:2] != self._origin:
             raise SourceError(f"refusing to follow {url!r}: not on the API origin {self.api_url}")
@@ -216,7 +196,7 @@ class GitHubSource(RepoSource):
             remaining, reset = response.headers.get("x-ratelimit-remaining"), response.headers.get("x-ratelimit-reset")
             self.observations.github_rate_limit(self._token_id, remaining, reset)
             self.budget.observe(remaining, reset, response.headers.get("x-ratelimit-limit"))
-            limit = self._rate_limit_wait(response)
+            limit = rate_limit_wait(response)
             if limit is not None:
                 wait, kind = limit
                 if wait > self.max_rate_limit_wait or waits >= 3:
