@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
+from rollout.factory import build_progression
+from rollout.progression import Progression
 from rollout.provider import FlagProvider
 from rollout.stores import FlagStore
 from router.legacy_client import LegacyClient
@@ -49,6 +51,14 @@ class RouterContext:
     limits: RefreshLimits
     history: MetricHistory
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _progression: Progression | None = None
+
+    def progression(self) -> Progression:
+        """The rollout plan's run the dashboard shows and controls, built once (with its metric provider's
+        clients); raises :class:`~rollout.plan.InvalidPlan` each time while the plan is invalid."""
+        if self._progression is None:
+            self._progression = build_progression(self.settings, self.flags.store)
+        return self._progression
 
     @property
     def paths(self) -> dict[str, QueuePath | LegacyPath]:

@@ -80,10 +80,9 @@ async def github(request: Request) -> Response:
     status = 202
     if action.kind == "pong":
         answer["status"], status = "pong", 200
-    elif action.kind == "ignore":
+    elif action.kind == "ignore" or action.username is None:  # a refresh always names its owner
         answer["status"] = "ignored"
     else:
-        assert action.username is not None
         run = await start_refresh(request, action.username, False, source_changed=True)
         answer.update(status="refreshing", path=run.path, job_id=run.job.job_id if run.job else None)
     log.info("GitHub %s delivery %s: %s (%s)", event, delivery, answer["status"], action.why,

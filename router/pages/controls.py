@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from rollout.factory import build_progression, make_notifier
+from rollout.factory import make_notifier
 from rollout.progression import PlanRefused
 from rollout.runbook import RollbackReason, reenable, rollback
 from router.context import RouterContext
@@ -34,7 +34,7 @@ def run_control(context: RouterContext, action: str, *, actor: str, reason: str)
     store, settings = context.flags.store, context.settings
     if action == "pause":
         try:
-            build_progression(settings, store).pause(actor=actor, reason=reason)
+            context.progression().pause(actor=actor, reason=reason)
             notice = "paused"
         except PlanRefused:
             notice = "not_running"

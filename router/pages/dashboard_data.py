@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.factory import build_progression, plan_view
+from rollout.factory import plan_view
 from rollout.flags import RolloutFlags
 from rollout.measure import MetricsProvider
 from rollout.series import Series
@@ -109,7 +109,7 @@ def gather(context: RouterContext) -> DashboardData:
     flags = context.flags.current()
     store = context.flags.store
     data = DashboardData(time.time(), flags, store.name, context.flags.health(), lock=parse_lock(flags.lock))
-    progression = _read(data, "plan", lambda: build_progression(context.settings, store))
+    progression = _read(data, "plan", context.progression)
     data.plan = None if progression is None else _read(data, "plan", lambda: plan_view(progression))
     data.changes = _read(data, "changes", lambda: store.changes(RECENT_CHANGES)) or []
     chart_series(context, data, None if progression is None else progression.provider)

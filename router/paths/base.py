@@ -62,8 +62,9 @@ class RunResult:
     def of(cls, records: Any, bundle_fingerprint: str, seconds: float) -> RunResult:
         """The result of a run that produced ``records`` (a list of records; anything else: empty)."""
         listed = [r for r in records if isinstance(r, dict) and record_name(r)] if isinstance(records, list) else []
-        return cls(fingerprints_of(listed), bundle_fingerprint, seconds, revisions_of(listed),
-                   {record_name(r): metadata_of(r) for r in listed})
+        # one pass over the records: each map below is keyed by the name just checked
+        return cls({record_name(r): r.get("fingerprint", "") for r in listed}, bundle_fingerprint, seconds,
+                   {record_name(r): revision_of(r) for r in listed}, {record_name(r): metadata_of(r) for r in listed})
 
 
 def fingerprints_of(records: Any) -> dict[str, str]:
