@@ -20,6 +20,7 @@ from router.paths import Run
 from router.rate_limits import RefreshRateLimited
 from services.core import tracing
 from services.core.serving import ServingPath
+from services.core.storage.base import StorageError
 
 log = logging.getLogger("cloudfolio.router")
 
@@ -87,8 +88,13 @@ async def admit_refresh(request: Request, username: str) -> None:
 
 async def count_refresh(request: Request, run: Run) -> None:
     """Count a started (or joined) refresh in the user's usage; a cached answer is not a refresh."""
-    if run.job is not None:
+    if run.job is None:
+        return
+    try:
         await run_in_threadpool(context_of(request).pipeline.backends.usage.count_refresh, run.username)
+    except StorageError as exc:  # the refresh is accepted already: a lost count must not turn it into an error
+        log.warning("refresh of %s not counted in its usage: %s", run.username, type(exc).__name__,
+                    extra={"username": run.username})
 
 
 async def check_refresh_quota(request: Request, username: str) -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ from services.core.storage.base import AlreadyExists, BlobNotFound, Precondition
 USAGE_PREFIX = "usage/"
 HISTORY_DAYS = 7
 MAX_CAS_ATTEMPTS = 20
+TURN_STRIPES = 16
 
 
 def usage_key(username: str) -> str:
@@ -93,6 +96,8 @@ class UsageStore:
     def __init__(self, storage: StorageBackend, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.storage = storage
         self.clock = clock
+        # a process's writers of one user take turns: compare-and-swap is left for other processes
+        self._turns = [threading.Lock() for _ in range(TURN_STRIPES)]
 
     def get(self, username: str) -> Usage:
         """The user's usage now (zero counters for a new period, or for a user never seen)."""
@@ -109,6 +114,10 @@ class UsageStore:
 
     def change(self, username: str, change: Callable[[Usage], None]) -> Usage:
         """Apply ``change`` to the current period's document with compare-and-swap."""
+        with self._turns[zlib.crc32(username.encode()) % TURN_STRIPES]:
+            return self._change(username, change)
+
+    def _change(self, username: str, change: Callable[[Usage], None]) -> Usage:
         for attempt in range(MAX_CAS_ATTEMPTS):
             usage, etag = self._read(username)
             now = self.clock()
@@ -123,7 +132,7 @@ class UsageStore:
                     self.storage.put(usage_key(username), body, if_match=etag)
                 return usage
             except (PreconditionFailed, AlreadyExists):
-                time.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.05)))  # jittered: no lockstep retries
+                time.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))  # jittered: no lockstep retries
         raise PreconditionFailed(f"usage of {username} changed {MAX_CAS_ATTEMPTS} times while we counted")
 
     def count_refresh(self, username: str) -> Usage:

@@ -12,6 +12,7 @@ import logging
 import threading
 
 from services.core.errors import DependencyUnavailable
+from services.core.periodic import Periodic
 from services.core.sources import RepoSource
 from services.core.usage import UsageStore
 
@@ -32,18 +33,15 @@ class RequestMeter:
     def __init__(self, source: RepoSource, usage: UsageStore, interval: float = DEFAULT_INTERVAL) -> None:
         self.source, self.usage, self.interval = source, usage, interval
         self._pending: dict[str, int] = {}
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="usage-meter", daemon=True)
+        self._periodic = Periodic("usage meter", interval, self.flush, log)
 
     def start(self) -> RequestMeter:
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._periodic.stop()
         self.flush()
 
     def flush(self) -> int:
@@ -61,10 +59,3 @@ class RequestMeter:
                 del self._pending[user]
                 written += spent
             return written
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:
-                log.exception("usage flush failed; trying again next interval")

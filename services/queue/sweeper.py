@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from services.core.inflight import waits_for
 from services.core.job_listing import job_ids
 from services.core.jobs import Job, JobNotFound, JobStatus, JobStore
+from services.core.periodic import Periodic
 
 log = logging.getLogger("cloudfolio.sweeper")
 
@@ -136,20 +136,14 @@ class Sweeper:
         self.interval = interval if interval is not None else max(1.0, min(60.0, deadline_seconds / 4))
         self.recovery = recovery
         self.stall_seconds = stall_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="job-sweeper", daemon=True)
+        self._periodic = Periodic("job sweep", self.interval, self.sweep, log)
 
     def start(self) -> Sweeper:
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._periodic.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                sweep_jobs(self.jobs, self.deadline_seconds, recovery=self.recovery, stall_seconds=self.stall_seconds)
-            except Exception:
-                log.exception("job sweep failed; trying again next interval")
+    def sweep(self) -> object:
+        return sweep_jobs(self.jobs, self.deadline_seconds, recovery=self.recovery, stall_seconds=self.stall_seconds)

@@ -34,19 +34,34 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@dataclass
-class Azurite:
-    """A running Azurite blob service: its connection string, and pause/resume for outage tests."""
+class Freezable:
+    """A server process tests can freeze: connections are then accepted by the kernel and never answered."""
 
-    connection_string: str
     process: subprocess.Popen
 
     def pause(self) -> None:
-        """Freeze the process: connections are accepted by the kernel and never answered."""
         self.process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         self.process.send_signal(signal.SIGCONT)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Thaw, terminate and reap a server process (killed when it does not stop within 10 s)."""
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass
+class Azurite(Freezable):
+    """A running Azurite blob service: its connection string, and pause/resume for outage tests."""
+
+    connection_string: str
+    process: subprocess.Popen
 
 
 @contextmanager
@@ -84,29 +99,17 @@ def azurite() -> Iterator[Azurite]:
         yield Azurite(f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
                       f"BlobEndpoint={endpoint};", process)
     finally:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         shutil.rmtree(location, ignore_errors=True)
 
 
 @dataclass
-class RedisServer:
-    """A running ``redis-server`` (no persistence): its URL, and stop/start for outage tests."""
+class RedisServer(Freezable):
+    """A running ``redis-server`` (no persistence): its URL, and pause/resume for outage tests."""
 
     url: str
     port: int
     process: subprocess.Popen
-
-    def pause(self) -> None:
-        """Freeze the process: connections are accepted by the kernel and never answered."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
 
 
 @contextmanager
@@ -140,9 +143,4 @@ def redis_server() -> Iterator[RedisServer]:
             unavailable(f"redis-server did not start: {error[-500:]}")
         yield RedisServer(f"redis://127.0.0.1:{port}/0", port, process)
     finally:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

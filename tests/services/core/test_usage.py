@@ -23,13 +23,13 @@ THURSDAY = datetime(2026, 12, 3, 23, 59, tzinfo=UTC)
 
 
 def test_concurrent_counts_from_many_writers_lose_nothing(storage: StorageBackend) -> None:
-    store = UsageStore(storage)
+    store, other_process = UsageStore(storage), UsageStore(storage)  # two stores compete by compare-and-swap
 
-    def count() -> None:
+    def count(store: UsageStore) -> None:
         for _ in range(5):
             store.count_refresh("octocat")
 
-    threads = [threading.Thread(target=count) for _ in range(8)]
+    threads = [threading.Thread(target=count, args=(s,)) for s in (store, other_process) * 4]
     for thread in threads:
         thread.start()
     for thread in threads:
