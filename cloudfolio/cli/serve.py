@@ -11,6 +11,7 @@ from cloudfolio.cli.exits import RET_OK
 from cloudfolio.memory import watch_memory
 from cloudfolio.telemetry import configure_telemetry, shutdown_telemetry
 from cloudfolio.wiring import Service, legacy_service, serve_app
+from services.core.gc_pauses import freeze_startup_objects
 from services.core.redaction import redact_url
 from services.core.settings import Settings
 
@@ -25,6 +26,7 @@ def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
         print(note, file=sys.stderr)
     for warning in service.warnings:
         log.warning("%s", warning)
+    freeze_startup_objects(settings.gc_freeze)  # the app is built: full collections skip all of it from now on
     try:
         uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False,
                     server_header=False)

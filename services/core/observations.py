@@ -34,6 +34,8 @@ import threading
 from opentelemetry import metrics
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from services.core.gc_pauses import GcPauseCollector
+
 #: Number of ``user_bucket`` values.
 USER_BUCKETS = 32
 CACHES = ("bundle", "repo", "model", "github_etag")
@@ -107,6 +109,7 @@ class Observations:
             if self._metrics is None:
                 self._otel = _Instruments()
                 self._metrics = _Metrics(registry)
+                registry.register(GcPauseCollector())
 
     def cache(self, cache: str, hit: bool, username: str, count: int = 1) -> None:
         if self._metrics is None or self._otel is None or count <= 0:

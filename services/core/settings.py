@@ -74,6 +74,7 @@ class Settings:
     quota_refreshes_per_day: int
     quota_trainings_per_week: int
     usage_flush_seconds: float
+    gc_freeze: bool
     client_ip_header: str
     admin_token: str
     job_ttl: int

@@ -149,6 +149,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_QUOTA_REFRESHES_PER_DAY", "quota_refreshes_per_day", "50",
              "Refreshes per user per UTC day (started or joined; a cached answer is not one); 0: no limit.",
              int_range(0, 10**6)),
+    Variable("CLOUDFOLIO_GC_FREEZE", "gc_freeze", "true",
+             "Once `serve`, `legacy` or `worker` has started, move every object alive into the garbage collector's "
+             "permanent generation (`gc.freeze`): full collections then skip the start-up objects (one took ~115 ms "
+             "in the router, a latency tail). Pauses are in `python_gc_pause_seconds`.", as_bool),
     Variable("CLOUDFOLIO_USAGE_FLUSH_SECONDS", "usage_flush_seconds", "30",
              "Seconds between a worker's writes of the GitHub requests it spent per user into their usage "
              "(requests themselves never write).", float_range(0.1, 3600)),

@@ -21,6 +21,7 @@ from typing import Any
 
 import dramatiq
 
+from services.core.gc_pauses import freeze_startup_objects
 from services.core.usage_meter import RequestMeter
 from services.queue.broker import boot_process
 from services.queue.broker_probe import BrokerProbe
@@ -118,7 +119,9 @@ def run_worker_process(pipeline: Pipeline, roles: Iterable[str], *, threads: int
         health = start_health_server(settings.host, health_port, pipeline, BrokerProbe(settings.broker_url), queues)
     log.info("worker consuming %s with %d threads (health on %s)", ", ".join(sorted(queues)), threads,
              f"http://{settings.host}:{health_port}/health" if health_port else "off")
+    frozen = freeze_startup_objects(settings.gc_freeze)
     print(f"worker ready: queues={','.join(sorted(queues))} threads={threads}", file=sys.stderr, flush=True)
+    log.debug("%d start-up objects frozen out of garbage collection", frozen)
     stop.wait()
     workers.stop(timeout=shutdown_timeout)
     pipeline.broker.close()
