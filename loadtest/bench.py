@@ -61,7 +61,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
         "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads)],
         "router": [lambda: bench_router.cached_get()],
         "tracing": [lambda: bench_router.tracing_overhead()],
-        "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds)],
+        "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds,
+                                                       settings=dict(kv.split("=", 1) for kv in args.set))],
     }
     chosen = args.only.split(",") if args.only else list(SECTIONS)
     return [(name, step) for name in chosen for step in steps[name]]
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="refreshes per e2e/threads point, median (default 3)")
     parser.add_argument("--messages", type=int, default=2000, help="repos for the overhead section (default 2000)")
     parser.add_argument("--load-seconds", type=int, default=60, help="Locust seconds per mix (default 60)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every process of the load section's stack (A/B runs; repeatable)")
     parser.add_argument("--record", action="store_true", help="write the run into docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.only and (unknown := set(args.only.split(",")) - set(SECTIONS)):

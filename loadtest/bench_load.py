@@ -51,10 +51,26 @@ def _drain(router: str, jobs: Path, timeout: float = 600) -> tuple[int, int, flo
     return len(pending), failed, time.monotonic() - started
 
 
-def refresh_under_load(mixes: list[str], clients: int = 100, seconds: int = 60) -> Section:
-    section = Section(f"Refresh answer under load: {clients} users, {seconds} s per mix, queue path",
-                      ["mix", "refreshes", "failures", "p50 ms", "p95 ms", "p99 ms", "req/s", "jobs accepted",
-                       "jobs failed", "last job completed after the load, s"])
+def _router_full_collections(router: str) -> tuple[int, float]:
+    """(full collections, their total seconds) of the router process so far, from its /metrics."""
+    text = httpx.get(f"{router}/metrics", timeout=10).text
+    values = {}
+    for line in text.splitlines():
+        for name in ("python_gc_pause_seconds_count", "python_gc_pause_seconds_sum"):
+            if line.startswith(f'{name}{{generation="2"}}'):
+                values[name] = float(line.rsplit(" ", 1)[1])
+    return int(values.get("python_gc_pause_seconds_count", 0)), values.get("python_gc_pause_seconds_sum", 0.0)
+
+
+def refresh_under_load(mixes: list[str], clients: int = 100, seconds: int = 60,
+                       settings: dict[str, str] | None = None) -> Section:
+    """``settings`` go to every process of the stack (an A/B run, e.g. ``CLOUDFOLIO_GC_FREEZE=false``)."""
+    title = f"Refresh answer under load: {clients} users, {seconds} s per mix, queue path"
+    if settings:
+        title += " (" + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) + ")"
+    section = Section(title, ["mix", "refreshes", "failures", "p50 ms", "p95 ms", "p99 ms", "req/s", "jobs accepted",
+                              "jobs failed", "last job completed after the load, s",
+                              "router full GCs during the load (ms in all)"])
     section.notes.append("25 portfolios x 10 repos, GitHub double at 100 ms per call, one worker process "
                          "(plans, syncs, merges); Locust on the same 2 cores as every server.")
     for mix in mixes:
@@ -62,17 +78,20 @@ def refresh_under_load(mixes: list[str], clients: int = 100, seconds: int = 60) 
         users = [f"load{uuid.uuid4().hex[:5]}-{i}" for i in range(25)]
         for user in users:
             github.add_generated_user(user, 10)
-        extra = {"QUEUE_TRAFFIC_PCT": "100", "GITHUB_TOKEN": "bench-token"}
+        extra = {"QUEUE_TRAFFIC_PCT": "100", "GITHUB_TOKEN": "bench-token", **(settings or {})}
         with running_stack(broker_url=BROKER, github_latency=0.1, github=github, worker_roles=("all",),
                            extra=extra) as stack, tempfile.TemporaryDirectory(prefix="cf-load-") as scratch:
             warm(stack.router, users)
             jobs = Path(scratch) / "jobs.txt"
             jobs.touch()
+            collections, paused = _router_full_collections(stack.router)
             stats = _locust(stack.router, mix, users, jobs, clients, seconds, Path(scratch))
+            after, paused_after = _router_full_collections(stack.router)
             accepted, failed, drained = _drain(stack.router, jobs)
         p99 = float(stats["99%"])
         section.add(mix, stats["Request Count"], stats["Failure Count"], stats["50%"], stats["95%"], stats["99%"],
-                    f"{float(stats['Requests/s']):.0f}", accepted, failed, f"{drained:.1f}")
+                    f"{float(stats['Requests/s']):.0f}", accepted, failed, f"{drained:.1f}",
+                    f"{after - collections} ({(paused_after - paused) * 1000:.0f})")
         if mix == "burst":
             section.goals.append(Goal(f"refresh answer p99 < {P99_GOAL_MS:g} ms at {clients} users, burst mix",
                                       f"{p99:g} ms", p99 < P99_GOAL_MS))

@@ -22,6 +22,7 @@ from router.auth import require_admin
 from router.endpoints.declarations import ADMIN, BAD_NAME, BODY, DEPENDENCIES
 from router.openapi import Operation, Query, documented
 from router.routing import context_of
+from router.schemas import USERNAME
 from router.validation import read_json_object
 from services.core.names import validate_username
 from services.core.quotas import usage_report
@@ -75,7 +76,7 @@ async def shadow(request: Request) -> Response:
     description="Refreshes today, trainings this ISO week, GitHub requests spent today and cache bytes, per user, "
                 "with each user's quota state (`under`, `near`: 80 %, `at`). Without `username`: every user, the "
                 "biggest GitHub spenders first (at most 1,000), and the count per state.",
-    query=(Query("username", {"type": "string"}, description="one user only (a GitHub login; 400 otherwise)"),)))
+    query=(Query("username", USERNAME, description="one user only (a GitHub login)"),)))
 async def usage(request: Request) -> Response:
     context = context_of(request)
     require_admin(request, context.settings.admin_token)
