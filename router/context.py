@@ -26,6 +26,7 @@ from router.shadow import ShadowMirror
 from services.core.keys import Namespace
 from services.core.serving import ServingPath
 from services.core.settings import Settings
+from services.core.usage_meter import RefreshCounts
 from services.queue.broker_probe import BrokerProbe
 from services.queue.pipeline import Pipeline
 from services.train.search import SearchService
@@ -50,6 +51,7 @@ class RouterContext:
     search: dict[str, SearchService]
     limits: RefreshLimits
     history: MetricHistory
+    refresh_counts: RefreshCounts
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _progression: Progression | None = None
 
@@ -65,13 +67,16 @@ class RouterContext:
         return {ServingPath.QUEUE: self.queue, ServingPath.LEGACY: self.legacy}
 
     def start(self) -> None:
-        """Start the background work of a served router (in its lifespan): the dashboard's metric samples."""
+        """Start the background work of a served router (in its lifespan): the dashboard's metric samples and
+        the refresh counts' flushes."""
         self._tasks.append(asyncio.get_running_loop().create_task(self.history.run()))
+        self.refresh_counts.start()
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await self.mirror.drain()
+        await asyncio.to_thread(self.refresh_counts.stop)  # the last counts reach the users' usage
         await self.legacy.client.close()
         self.sender.shutdown(wait=False)
 
@@ -93,4 +98,5 @@ def build_context(settings: Settings, pipeline: Pipeline, legacy_url: str, flag_
     limits = RefreshLimits(settings.refresh_limit_per_client, settings.refresh_limit_per_user)
     return RouterContext(settings, pipeline, flags, queue, legacy, mirror, metrics, registry,
                          BrokerProbe(settings.broker_url), sender, search, limits,
-                         MetricHistory(registry, step=settings.dashboard_sample_seconds))
+                         MetricHistory(registry, step=settings.dashboard_sample_seconds),
+                         RefreshCounts(pipeline.backends.usage))

@@ -20,7 +20,6 @@ from router.paths import Run
 from router.rate_limits import RefreshRateLimited
 from services.core import tracing
 from services.core.serving import ServingPath
-from services.core.storage.base import StorageError
 
 log = logging.getLogger("cloudfolio.router")
 
@@ -88,20 +87,16 @@ async def admit_refresh(request: Request, username: str) -> None:
 
 async def count_refresh(request: Request, run: Run) -> None:
     """Count a started (or joined) refresh in the user's usage; a cached answer is not a refresh."""
-    if run.job is None:
-        return
-    try:
-        await run_in_threadpool(context_of(request).pipeline.backends.usage.count_refresh, run.username)
-    except StorageError as exc:  # the refresh is accepted already: a lost count must not turn it into an error
-        log.warning("refresh of %s not counted in its usage: %s", run.username, type(exc).__name__,
-                    extra={"username": run.username})
+    if run.job is not None:  # in memory: written to the user's usage in batches (RefreshCounts)
+        context_of(request).refresh_counts.add(run.username)
 
 
 async def check_refresh_quota(request: Request, username: str) -> None:
     """Raise :class:`~services.core.quotas.QuotaExceeded` (429) when enforcement is on and the user is at a
     quota; with it off an exceeded quota is only counted and logged (``Quotas.judge``)."""
-    backends = context_of(request).pipeline.backends
-    usage = await run_in_threadpool(backends.usage.get, username)
+    context = context_of(request)
+    backends, counts = context.pipeline.backends, context.refresh_counts
+    usage = counts.cached(username) or await run_in_threadpool(counts.get, username)
     refused = backends.quotas.judge(backends.quotas.check_refresh(usage, backends.usage.clock()), "refresh",
                                     backends.observations)
     if refused is not None:

@@ -84,6 +84,7 @@ async def usage(request: Request) -> Response:
     username = request.query_params.get("username")
     if username is not None:
         username = validate_username(username)
+    await run_in_threadpool(context.refresh_counts.flush)  # this replica's pending counts are in the report
     report = await run_in_threadpool(usage_report, backends.usage, backends.quotas, username=username)
     if username is None:
         backends.observations.usage_users(report["states"])  # type: ignore[arg-type]

@@ -135,8 +135,18 @@ class UsageStore:
                 time.sleep(random.uniform(0, min(0.001 * 2**attempt, 0.1)))  # jittered: no lockstep retries
         raise PreconditionFailed(f"usage of {username} changed {MAX_CAS_ATTEMPTS} times while we counted")
 
-    def count_refresh(self, username: str) -> Usage:
-        return self.change(username, lambda usage: setattr(usage, "refreshes", usage.refreshes + 1))
+    def count_refresh(self, username: str, count: int = 1, day: str | None = None) -> Usage:
+        """Add ``count`` refreshes of ``day`` (default today; an earlier day still in the history goes there)."""
+        def change(usage: Usage) -> None:
+            if day is None or day == usage.day:
+                usage.refreshes += count
+            elif day in usage.history or (usage.day and day < usage.day):
+                past = usage.history.setdefault(day, {"refreshes": 0, "github_requests": 0})
+                past["refreshes"] = past.get("refreshes", 0) + count
+                for old in sorted(usage.history)[:-HISTORY_DAYS]:
+                    del usage.history[old]
+
+        return self.change(username, change)
 
     def count_training(self, username: str) -> Usage:
         return self.change(username, lambda usage: setattr(usage, "trainings", usage.trainings + 1))

@@ -124,3 +124,25 @@ def test_the_meter_keeps_counts_it_could_not_write_until_storage_is_back(github:
         finally:
             storage.close()
             source.close()
+
+
+def test_refresh_counts_are_read_with_what_is_pending_and_written_in_one_batch(local_storage: StorageBackend) -> None:
+    from services.core.usage_meter import RefreshCounts
+    from tests.support.clocks import ManualClock
+
+    wall, mono = ManualUtcClock(THURSDAY), ManualClock()
+    store = UsageStore(local_storage, wall)
+    counts = RefreshCounts(store, read_ttl=5, clock=mono)
+    assert counts.get("octocat").refreshes == 0
+    for _ in range(3):
+        counts.add("octocat")
+    assert counts.cached("octocat").refreshes == 3, "pending counts are seen at once, without storage"  # type: ignore[union-attr]
+    assert not local_storage.exists(usage_key("octocat")), "nothing written before the flush"
+    wall.advance(120)  # past midnight: the three belong to Thursday
+    counts.add("octocat")
+    assert counts.cached("octocat").refreshes == 1  # type: ignore[union-attr]
+    assert counts.flush() == 4
+    usage = store.get("octocat")
+    assert usage.refreshes == 1 and usage.history["2026-12-03"]["refreshes"] == 3
+    mono.now = 10  # the reading is stale: read again
+    assert counts.cached("octocat") is None and counts.get("octocat").refreshes == 1
