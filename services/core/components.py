@@ -8,7 +8,7 @@ from services.core.errors import SettingsError
 from services.core.observations import Observations
 from services.core.settings import Settings
 from services.core.sources import RepoSource
-from services.core.sources.budget import LocalBudget, RequestBudget
+from services.core.sources.budget import LocalBudget, RequestBudget, budget_options
 from services.core.sources.etags import StorageEtagCache
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from services.core.storage import StorageBackend
@@ -53,9 +53,7 @@ def make_source(settings: Settings, storage: StorageBackend | None = None, *, le
             max_concurrency=1 if legacy else settings.github_max_concurrency,
             etag_cache=StorageEtagCache(storage) if storage is not None else None,
             observations=observations,
-            budget=budget if budget is not None else LocalBudget(
-                concurrency=settings.github_budget_concurrency, pace_below=settings.github_budget_pace_below,
-                wait=settings.github_budget_wait),
+            budget=budget if budget is not None else LocalBudget(**budget_options(settings)),
         )
     if settings.repo_source == "local":
         if not Path(settings.local_source_dir).expanduser().is_dir():

@@ -12,7 +12,8 @@ so 20 replicas × 8 threads share one concurrency limit and one pace:
   ``ConcurrentRateLimiter`` would keep it for as long as the key stays busy, since every acquire
   renews that key's expiry, and busy is exactly when permits matter;
 - **the quota** (``X-RateLimit-*``) is a hash updated by a script that keeps the later window, or the
-  lower count in the same window; it is read at most once a second per process.
+  lower count in the same window; each process reads it at most once a second, and writes it at most
+  once a second while more than ``pace_below`` of the limit is left (on every answer below that).
 
 When Redis does not answer, requests go on under an in-process budget of the same size (logged once a
 minute): GitHub work slows or hits GitHub's own limits, but never stops because Redis is down.
@@ -35,7 +36,7 @@ from dramatiq.rate_limits.backends import RedisBackend
 
 from services.core.observations import token_id
 from services.core.settings import Settings
-from services.core.sources.budget import LocalBudget, Pace, Quota, RequestBudget
+from services.core.sources.budget import LocalBudget, Pace, Quota, RequestBudget, budget_options
 
 log = logging.getLogger("cloudfolio.github.budget")
 
@@ -86,7 +87,8 @@ class RedisBudget(RequestBudget):
         self._take = client.register_script(_TAKE)
         self._store = client.register_script(_STORE_QUOTA)
         self._fallback = LocalBudget(**options)
-        self._quota: tuple[float, Quota | None] = (float("-inf"), None)
+        self._quota: tuple[float, Quota | None] = (float("-inf"), None)  # the last reading, and when
+        self._written: tuple[float, Quota | None] = (float("-inf"), None)  # the last write, and when
         self._last_warning = float("-inf")
         self._lock = threading.Lock()
 
@@ -136,6 +138,12 @@ class RedisBudget(RequestBudget):
 
     def _store_quota(self, quota: Quota) -> None:
         self._fallback._store_quota(quota)
+        written_at, written = self._written
+        plenty = quota.remaining >= self.pace_below * quota.limit
+        if plenty and written is not None and written.reset == quota.reset and \
+                self.clock() - written_at < QUOTA_READ_EVERY:
+            return  # nobody paces on it yet: one write a second per process is enough while plenty is left
+        self._written = (self.clock(), quota)
         self._redis("quota", lambda: self._store(keys=[f"{self.prefix}:quota"],
                                                  args=[quota.remaining, quota.reset, quota.limit]), lambda: None)
 
@@ -150,8 +158,7 @@ class RedisBudget(RequestBudget):
 
 def make_budget(settings: Settings) -> RequestBudget:
     """A Redis budget when ``CLOUDFOLIO_REDIS_URL`` is set, else an in-process one, sized by the settings."""
-    options = {"concurrency": settings.github_budget_concurrency, "pace_below": settings.github_budget_pace_below,
-               "wait": settings.github_budget_wait}
+    options = budget_options(settings)
     if not settings.redis_url:
         return LocalBudget(**options)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0,

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from services.core.settings import Settings
 from services.core.sources.base import RateLimited
 
 #: Default permits in flight at once (GitHub's secondary limit is 100 concurrent requests per token).
@@ -90,6 +91,12 @@ def pacing(quota: Quota | None, now: float, pace_below: float) -> Pace | None:
     if rate >= 0.1:
         return Pace(max(1, math.floor(rate * 10)), 10_000)
     return Pace(1, math.ceil(1000 / rate))
+
+
+def budget_options(settings: Settings) -> dict[str, float]:
+    """The :class:`RequestBudget` parameters the settings give (``CLOUDFOLIO_GITHUB_BUDGET_*``)."""
+    return {"concurrency": settings.github_budget_concurrency, "pace_below": settings.github_budget_pace_below,
+            "wait": settings.github_budget_wait}
 
 
 def rate_limit_wait(response: httpx.Response) -> tuple[float, str] | None:

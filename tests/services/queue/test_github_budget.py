@@ -69,6 +69,21 @@ def test_a_spent_quota_seen_by_one_process_stops_the_others_before_they_send(cli
     assert keys and all("ghp_test" not in key for key in keys)  # the token never goes into Redis
 
 
+def test_the_quota_is_written_once_a_second_while_plenty_is_left_and_on_every_answer_below(
+        client: redis.Redis) -> None:
+    clock = [1000.0]
+    one = budget(client, clock=lambda: clock[0])
+    reset = str(int(time.time()) + 3600)
+    one.observe("4000", reset, "5000")
+    one.observe("3999", reset, "5000")  # within the second, plenty left: not written
+    assert client.hget(f"{one.prefix}:quota", "remaining") == b"4000"
+    one.observe("900", reset, "5000")  # below 20 %: every answer is written, pacing reads it
+    assert client.hget(f"{one.prefix}:quota", "remaining") == b"900"
+    clock[0] += 1.5
+    one.observe("899", reset, "5000")
+    assert client.hget(f"{one.prefix}:quota", "remaining") == b"899"
+
+
 def test_keys_are_per_token(client: redis.Redis) -> None:
     mine, theirs = budget(client, concurrency=1), RedisBudget(client, token="ghp_other", concurrency=1, wait=0.3)
     with mine.permit(), theirs.permit():
