@@ -55,6 +55,15 @@ def test_secrets_are_masked_in_describe() -> None:
     assert "ghp_secret" not in repr(settings.describe())
 
 
+def test_a_refused_url_never_echoes_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CLOUDFOLIO_REDIS_URL": "http://:hunter2@cache.example:6380/0"})
+    assert "CLOUDFOLIO_REDIS_URL" in str(caught.value) and "hunter2" not in str(caught.value)
+    shown = dict((env, value) for env, value, _default in
+                 Settings.from_env({"CLOUDFOLIO_REDIS_URL": "rediss://:hunter2@cache.example:6380/0"}).describe())
+    assert shown["CLOUDFOLIO_REDIS_URL"] == "****"
+
+
 def test_readme_documents_every_variable_with_its_default() -> None:
     text = README.read_text("utf-8")
     for var in VARIABLES:

@@ -146,3 +146,27 @@ def test_refresh_counts_are_read_with_what_is_pending_and_written_in_one_batch(l
     assert usage.refreshes == 1 and usage.history["2026-12-03"]["refreshes"] == 3
     mono.now = 10  # the reading is stale: read again
     assert counts.cached("octocat") is None and counts.get("octocat").refreshes == 1
+
+
+@pytest.mark.integration
+def test_refresh_counts_survive_a_storage_outage_and_are_written_once_it_is_back() -> None:
+    from services.core.storage.azure_blob import AzureBlobBackend
+    from services.core.usage_meter import RefreshCounts
+
+    with azurite() as service:
+        storage = AzureBlobBackend(f"counts-{uuid.uuid4().hex[:8]}", connection_string=service.connection_string,
+                                   timeout=1, retries=0)
+        store = UsageStore(storage)
+        counts = RefreshCounts(store)
+        try:
+            counts.add("octocat")
+            counts.add("octocat")
+            service.pause()
+            try:
+                started = time.monotonic()
+                assert counts.flush() == 0 and time.monotonic() - started < 10
+            finally:
+                service.resume()
+            assert counts.flush() == 2 and store.get("octocat").refreshes == 2
+        finally:
+            storage.close()
