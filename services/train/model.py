@@ -8,7 +8,9 @@ never holds the same query or text twice (which would be a false negative); Adam
 warm-up and decay, gradients clipped at 1.0, no checkpoints, no reporting. It runs on the GPU when
 there is one.
 torch and sentence-transformers are imported lazily: the router and the sync workers never pay for
-them.
+them. One fine-tune runs at a time per process (:data:`_ONE_AT_A_TIME`): the trainer keeps its
+device state in ``accelerate``'s process-wide ``AcceleratorState``, which two concurrent trainers reset
+under each other (seen as "AcceleratorState object has no attribute _mixed_precision").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,8 @@ from typing import Any
 from services.train.pairs import Pair
 
 log = logging.getLogger("cloudfolio.train")
+#: Held for the whole of a fine-tune: see the module docstring (training is CPU- or GPU-bound anyway).
+_ONE_AT_A_TIME = threading.Lock()
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -109,7 +114,7 @@ def fine_tune(model: Any, pairs: Sequence[Pair], params: TrainParams, device: st
     model.max_seq_length = min(full_length, params.max_tokens)  # restored below: search keeps its length
     dataset = Dataset.from_dict({"anchor": [p.query for p in pairs], "positive": [p.text for p in pairs]})
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="cf-train-") as scratch:
+    with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(prefix="cf-train-") as scratch:
         args = SentenceTransformerTrainingArguments(
             output_dir=scratch, num_train_epochs=params.epochs, per_device_train_batch_size=params.batch_size,
             learning_rate=params.learning_rate, warmup_steps=params.warmup_steps, lr_scheduler_type="linear",
