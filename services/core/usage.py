@@ -17,14 +17,13 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.core.group_commit import GroupCommit
 from services.core.keys import CacheKeys, Namespace
 from services.core.names import validate_username
 from services.core.storage import StorageBackend
@@ -33,7 +32,6 @@ from services.core.storage.base import AlreadyExists, BlobNotFound, Precondition
 USAGE_PREFIX = "usage/"
 HISTORY_DAYS = 7
 MAX_CAS_ATTEMPTS = 20
-TURN_STRIPES = 16
 
 
 def usage_key(username: str) -> str:
@@ -96,8 +94,8 @@ class UsageStore:
     def __init__(self, storage: StorageBackend, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.storage = storage
         self.clock = clock
-        # a process's writers of one user take turns: compare-and-swap is left for other processes
-        self._turns = [threading.Lock() for _ in range(TURN_STRIPES)]
+        # a process's writers of one user share one write: compare-and-swap is left for other processes
+        self._group = GroupCommit[Usage](self._change)
 
     def get(self, username: str) -> Usage:
         """The user's usage now (zero counters for a new period, or for a user never seen)."""
@@ -114,8 +112,7 @@ class UsageStore:
 
     def change(self, username: str, change: Callable[[Usage], None]) -> Usage:
         """Apply ``change`` to the current period's document with compare-and-swap."""
-        with self._turns[zlib.crc32(username.encode()) % TURN_STRIPES]:
-            return self._change(username, change)
+        return self._group.update(username, change)
 
     def _change(self, username: str, change: Callable[[Usage], None]) -> Usage:
         for attempt in range(MAX_CAS_ATTEMPTS):
