@@ -28,6 +28,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from services.core.heap_usage import heap_usage
 from services.core.settings import Settings
 
 log = logging.getLogger("cloudfolio.memory")
@@ -50,12 +51,14 @@ def bound_malloc_arenas() -> bool:
 
 
 class AllocationWatch(threading.Thread):
-    """Traces Python allocations and appends, every ``every`` seconds, the top growth since the first
-    snapshot (by source line) to ``folder/<role>-<pid>.jsonl``: one JSON object per line with
-    ``seconds``, ``traced_mb``, ``rss_mb`` and ``top`` (``where``, ``size_kb``, ``delta_kb``, ``count``).
+    """Appends, every ``every`` seconds, one JSON object per line to ``folder/<role>-<pid>.jsonl``:
+    ``seconds``, ``rss_mb``, the C heap's ``heap_in_use_mb`` and ``heap_free_mb``
+    (:mod:`services.core.heap_usage`) and, while tracemalloc traces, ``traced_mb`` and ``top`` (the
+    top growth since the first snapshot by source line: ``where``, ``size_kb``, ``delta_kb``, ``count``).
 
     Growth that levels off is a cache filling; a line whose ``delta_kb`` keeps rising is a leak. RSS
-    growing while ``traced_mb`` stays flat is the allocator (fragmentation), not Python objects.
+    growing while ``traced_mb`` and ``heap_in_use_mb`` stay flat is the allocator keeping freed memory
+    (``heap_free_mb``, or pymalloc's arenas), not objects.
 
     Parameters:
       folder(Path): where the file goes (made if missing).
@@ -74,17 +77,20 @@ class AllocationWatch(threading.Thread):
         self._baseline: tracemalloc.Snapshot | None = None
 
     def snapshot(self) -> dict[str, object]:
-        current = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
-        if self._baseline is None:
-            self._baseline = current
-        stats = current.compare_to(self._baseline, "lineno")[: self.top]
-        row = {
-            "seconds": round(time.monotonic() - self._began, 1),
-            "traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 2),
-            "rss_mb": round(_rss_bytes() / 2**20, 1),
-            "top": [{"where": f"{s.traceback[0].filename}:{s.traceback[0].lineno}", "size_kb": round(s.size / 1024),
-                     "delta_kb": round(s.size_diff / 1024), "count": s.count} for s in stats],
-        }
+        row: dict[str, object] = {"seconds": round(time.monotonic() - self._began, 1),
+                                  "rss_mb": round(_rss_bytes() / 2**20, 1)}
+        heap = heap_usage()
+        if heap is not None:
+            row |= {"heap_in_use_mb": round(heap["in_use"] / 2**20, 2), "heap_free_mb": round(heap["free"] / 2**20, 2)}
+        if tracemalloc.is_tracing():
+            current = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+            if self._baseline is None:
+                self._baseline = current
+            stats = current.compare_to(self._baseline, "lineno")[: self.top]
+            row["traced_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 2)
+            row["top"] = [{"where": f"{s.traceback[0].filename}:{s.traceback[0].lineno}",
+                           "size_kb": round(s.size / 1024), "delta_kb": round(s.size_diff / 1024), "count": s.count}
+                          for s in stats]
         with self.path.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
         return row
@@ -109,10 +115,12 @@ def watch_allocations(settings: Settings, role: str) -> AllocationWatch | None:
     """Start an :class:`AllocationWatch` when ``CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR`` is set."""
     if not settings.memory_snapshots_dir:
         return None
-    tracemalloc.start(1)
+    if settings.memory_trace_python:
+        tracemalloc.start(1)
     watch = AllocationWatch(Path(settings.memory_snapshots_dir), role, settings.memory_snapshot_seconds)
     watch.start()
-    log.warning("tracing allocations into %s (diagnostics: slower)", watch.path)
+    log.warning("memory snapshots into %s%s", watch.path,
+                " (tracing Python allocations: slower)" if settings.memory_trace_python else "")
     return watch
 
 

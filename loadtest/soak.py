@@ -7,7 +7,10 @@ seconds. Writes into ``--out``: ``rss.csv``, ``rss.png`` (RSS over time per proc
 ``summary.json`` (requests, error rate, latency, and per process the RSS at start and end and the
 slope of a least-squares line through the samples after the warm-up, in MB per hour). With
 ``--tracemalloc SECONDS`` each process also traces its Python allocations (``cloudfolio.memory``) and
-the summary names the source lines that grew most, to tell a cache filling from a leak. ``--record``
+the summary names the source lines that grew most, to tell a cache filling from a leak. With
+``--heap-stats SECONDS`` each process writes its RSS and its C heap's in-use and free bytes instead
+(no tracing cost; ``services.core.heap_usage``): a leak raises in-use, fragmentation raises free, and
+neither rising under a rising RSS points at pymalloc's arenas. ``--record``
 also writes docs/SOAK-RESULTS.md. Exits 1 when the error rate is above ``--max-error-rate``.
 
     python -m loadtest.soak --users 100 --duration 600 --record
@@ -52,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tracemalloc", type=float, default=0, metavar="SECONDS",
                         help="trace each process's Python allocations and snapshot the top growth every SECONDS "
                              "into OUT/memory (slows the stack; summary.json gets the top lines); 0: off (default)")
+    parser.add_argument("--heap-stats", type=float, default=0, metavar="SECONDS",
+                        help="every SECONDS each process writes its RSS and C heap (in use, free) into OUT/memory, "
+                             "without tracing; summary.json gets first, last and slope; 0: off (default)")
     parser.add_argument("--record", action="store_true", help="also write docs/SOAK-RESULTS.md and docs/soak/")
     return parser
 
@@ -92,16 +98,24 @@ class RssSampler(threading.Thread):
             self.stopped.wait(self.every)
 
 
-def allocation_growth(folder: Path, top: int = 5) -> dict[str, Any]:
-    """Per process file of ``cloudfolio.memory.AllocationWatch``: traced MB first and last, and the
-    lines that grew most by the last snapshot."""
+def allocation_growth(folder: Path, warmup: float, top: int = 5) -> dict[str, Any]:
+    """Per process file of ``cloudfolio.memory.AllocationWatch``: each figure it wrote (RSS, C heap in
+    use and free, traced Python memory) first and last and its slope after ``warmup`` seconds, and
+    the lines that grew most by the last snapshot when it traced."""
     growth: dict[str, Any] = {}
     for path in sorted(folder.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        if rows:
-            growth[path.stem] = {"traced_mb": [rows[0]["traced_mb"], rows[-1]["traced_mb"]],
-                                 "rss_mb": [rows[0]["rss_mb"], rows[-1]["rss_mb"]],
-                                 "seconds": rows[-1]["seconds"], "top": rows[-1]["top"][:top]}
+        if not rows:
+            continue
+        grown: dict[str, Any] = {"seconds": rows[-1]["seconds"]}
+        for figure in ("rss_mb", "heap_in_use_mb", "heap_free_mb", "traced_mb"):
+            if figure in rows[-1]:
+                points = [(r["seconds"], r[figure] * 2**20) for r in rows if r["seconds"] >= warmup and figure in r]
+                grown[figure] = [rows[0].get(figure), rows[-1][figure]]
+                grown[f"{figure}_slope_per_hour"] = round(slope_mb_per_hour(points), 1)
+        if "top" in rows[-1]:
+            grown["top"] = rows[-1]["top"][:top]
+        growth[path.stem] = grown
     return growth
 
 
@@ -136,8 +150,8 @@ def report(args: argparse.Namespace, out: Path, sampler: RssSampler, names: list
         "slope_mb_per_hour_after_warmup": round(slope_mb_per_hour(
             [(r["seconds"], r[name]) for r in sampler.rows if r["seconds"] >= args.warmup]), 1),
     } for name in names}
-    if args.tracemalloc:
-        summary["allocations"] = allocation_growth(out / "memory")
+    if args.tracemalloc or args.heap_stats:
+        summary["allocations"] = allocation_growth(out / "memory", args.warmup)
     summary["settings"] = {k: v for k, v in vars(args).items() if k != "broker_url"}
     summary["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -150,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     usernames = [f"soak{uuid.uuid4().hex[:4]}-{i}" for i in range(args.portfolio_users)]
     extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2"}
-    if args.tracemalloc:
+    if args.tracemalloc or args.heap_stats:
         extra |= {"CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR": str(out / "memory"),
-                  "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": f"{args.tracemalloc:g}"}
+                  "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": f"{args.tracemalloc or args.heap_stats:g}",
+                  "CLOUDFOLIO_MEMORY_TRACE_PYTHON": "true" if args.tracemalloc else "false"}
     with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
                        github_generate=dict.fromkeys(usernames, args.repos),
                        extra=extra, logs_to=out / "logs") as stack:
@@ -174,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<8} RSS {rss['start_mb']:>7.1f} -> {rss['end_mb']:>7.1f} MB (max {rss['max_mb']:.1f}), "
               f"slope after warm-up {rss['slope_mb_per_hour_after_warmup']:+.1f} MB/h")
     for name, grown in summary.get("allocations", {}).items():
+        figures = ", ".join(f"{figure.removesuffix('_mb')} {grown[figure][0]} -> {grown[figure][1]} MB "
+                            f"({grown[figure + '_slope_per_hour']:+.1f} MB/h)"
+                            for figure in ("rss_mb", "heap_in_use_mb", "heap_free_mb", "traced_mb") if figure in grown)
         lines = ", ".join(f"{t['where'].rsplit('site-packages/', 1)[-1]} {t['delta_kb']:+} KB"
-                          for t in grown["top"][:3])
-        print(f"{name:<16} traced {grown['traced_mb'][0]} -> {grown['traced_mb'][1]} MB; top growth: {lines}")
+                          for t in grown.get("top", [])[:3])
+        print(f"{name:<16} {figures}" + (f"; top growth: {lines}" if lines else ""))
     print(f"requests {summary['aggregated']['requests']}, error rate {summary['error_rate']:.4%}, "
           f"p95 {summary['aggregated']['p95_ms']:.0f} ms")
     if args.record:

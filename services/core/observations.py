@@ -37,6 +37,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.core.gc_pauses import GcPauseCollector
+from services.core.heap_usage import HeapCollector
 
 #: Number of ``user_bucket`` values.
 USER_BUCKETS = 32
@@ -121,6 +122,7 @@ class Observations:
                 self._otel = _Instruments(self._totals)
                 self._metrics = _Metrics(registry)
                 registry.register(GcPauseCollector())
+                registry.register(HeapCollector())
 
     def cache(self, cache: str, hit: bool, username: str, count: int = 1) -> None:
         if self._metrics is None or self._otel is None or count <= 0:

@@ -39,6 +39,7 @@ class Settings:
     otel_service_name: str
     memory_snapshots_dir: str
     memory_snapshot_seconds: float
+    memory_trace_python: bool
     malloc_trim_seconds: float
     appinsights_connection_string: str
     broker_url: str

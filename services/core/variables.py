@@ -55,6 +55,9 @@ VARIABLES: tuple[Variable, ...] = (
              "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS to `<role>-<pid>.jsonl`. Empty (the default): off.", as_text),
     Variable("CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS", "memory_snapshot_seconds", "60",
              "Seconds between the allocation snapshots above.", float_range(1, 86400)),
+    Variable("CLOUDFOLIO_MEMORY_TRACE_PYTHON", "memory_trace_python", "true",
+             "With CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR set: trace Python allocations (true) or write only RSS and the "
+             "C heap's in-use and free bytes, at no tracing cost (false).", as_bool),
     Variable("APPLICATIONINSIGHTS_CONNECTION_STRING", "appinsights_connection_string", "",
              "Application Insights connection string: traces (router requests as `requests`, with "
              "`customDimensions.routing_mode`) and metrics (`customMetrics`) go to Azure Monitor. Empty: no Azure "

@@ -77,6 +77,22 @@ def test_a_configured_process_snapshots_on_its_own(tmp_path: Path) -> None:
         tracemalloc.stop()
 
 
+def test_without_tracing_the_watch_writes_rss_and_the_c_heap_only(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR": str(tmp_path),
+                                  "CLOUDFOLIO_MEMORY_TRACE_PYTHON": "false"})
+    watch = watch_allocations(settings, "legacy")
+    try:
+        assert watch is not None and not tracemalloc.is_tracing()
+        row = watch.snapshot()
+        assert "traced_mb" not in row and "top" not in row and row["rss_mb"] > 0  # type: ignore[operator]
+        if platform.libc_ver()[0] == "glibc":
+            assert row["heap_in_use_mb"] > 0 and row["heap_free_mb"] >= 0  # type: ignore[operator]
+    finally:
+        if watch is not None:
+            watch.stopped.set()
+            watch.join(timeout=5)
+
+
 def grow(hoard: list[bytes]) -> None:
     hoard.extend(bytes(4096) + bytes([i % 256]) for i in range(256))  # about 1 MB more each call
 
