@@ -5,7 +5,8 @@ Sections, in order (``--only`` picks some):
 - ``e2e``: end-to-end refresh, legacy replica vs queue path, at 10, 50 and 200 repos, without and
   with training (``loadtest.bench_paths``);
 - ``threads``: the queue path at 50 and 200 repos with 8, 16, 32 and 64 sync worker threads;
-- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ
+- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ, and a
+  status poll's cost reading the job document against listing the repo markers
   (``loadtest.bench_overhead``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes
   from memory and from the same storage (``loadtest.bench_router``; needs wrk);
@@ -58,7 +59,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
                 lambda: bench_paths.end_to_end(sizes, threads, training=True, repeat=1)],
         "threads": [lambda size=size: bench_paths.worker_threads(size, [8, 16, 32, 64], args.repeat, threads)
                     for size in sorted({50, max(sizes)})],
-        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads)],
+        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads),
+                     lambda: bench_overhead.status_poll_cost()],
         "router": [lambda: bench_router.cached_get()],
         "tracing": [lambda: bench_router.tracing_overhead()],
         "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds,

@@ -29,8 +29,10 @@ from prometheus_client import CollectorRegistry
 from cloudfolio.devserver.processes import delete_queues
 from cloudfolio.devserver.waiting import wait_until
 from loadtest.bench_common import BROKER, Goal, Section
+from services.core.jobs import JobStore
 from services.core.records import build_record
 from services.core.settings import Settings
+from services.core.storage.local import LocalBackend
 from services.queue.broker import boot_process
 from services.queue.pipeline import build_pipeline
 from services.sync.steps import SyncSteps
@@ -115,5 +117,39 @@ def per_repo_overhead(messages: int, threads: int) -> Section:
     return section
 
 
+def _poll_ms(jobs: JobStore, job_id: str, size: int, polls: int) -> tuple[float, float]:
+    timings = []
+    for poll in (lambda: JobStore.progress_of(jobs.get(job_id)), lambda: jobs.progress(job_id)):
+        if poll().done != size:
+            raise RuntimeError(f"a poll of {job_id} did not see its {size} repos")
+        started = time.perf_counter()
+        for _ in range(polls):
+            poll()
+        timings.append((time.perf_counter() - started) / polls * 1000)
+    return timings[0], timings[1]
+
+
+def status_poll_cost(sizes: tuple[int, ...] = (200, 1000), polls: int = 200) -> Section:
+    """A status poll reads the job document alone (``progress_of``); counting the markers (``progress``,
+    what the merge and the sweeper decide on) lists them. Both on local storage, per job size."""
+    section = Section("Status poll: the job document alone vs listing the repo markers (local storage)",
+                      ["repos in the job", "`progress_of(get(job))` ms", "`progress(job)` (lists markers) ms",
+                       "listing vs document"])
+    for size in sizes:
+        data = Path(tempfile.mkdtemp(prefix="cf-bench-poll-"))
+        try:
+            jobs = JobStore(LocalBackend(data))
+            job = jobs.create(USER)
+            jobs.set_total(job.job_id, size)
+            for index in range(size):
+                jobs.record_repo(job.job_id, f"repo-{index}")
+            document, listing = _poll_ms(jobs, job.job_id, size, polls)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+        section.add(size, f"{document:.2f}", f"{listing:.2f}", f"x{listing / document:.0f}")
+    return section
+
+
 if __name__ == "__main__":  # quick look: python -m loadtest.bench_overhead
+    print(status_poll_cost().markdown())
     print(per_repo_overhead(800, 8).markdown())
