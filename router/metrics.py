@@ -7,6 +7,8 @@ summing counters across router replicas.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
@@ -28,6 +30,23 @@ class RouterMetrics:
         self.shadow_mirrors = Counter("shadow_mirrors_total", "Mirror decisions: started, dropped or sampled out.",
                                       ["outcome"], registry=registry)
 
+        # labelled children by label values: ``labels()`` takes a lock and builds a key on every call,
+        # and every request records three (labels are bounded, so this stays small)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decided: dict[str, Any] = {}
+
     def observe(self, route: str, path: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, path, f"{status // 100}xx").inc()
-        self.latency.labels(route, path).observe(seconds)
+        key = (route, path, status // 100)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(route, path, f"{status // 100}xx"),
+                                              self.latency.labels(route, path))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def decided(self, path: str) -> None:
+        """Count one routing decision for ``path``."""
+        child = self._decided.get(path)
+        if child is None:
+            child = self._decided[path] = self.decisions.labels(path)
+        child.inc()

@@ -35,7 +35,7 @@ async def choose_path_for(request: Request, username: str) -> tuple[ServingPath,
     path, bucket = choose_path(username, flags.percentage, stickiness=flags.stickiness,
                                salt=context.settings.rollout_salt)
     request.state.path = path.value
-    context.metrics.decisions.labels(path.value).inc()
+    context.metrics.decided(path.value)
     log.info("routed %s to %s", username, path,
              extra={"username": username, "percentage": flags.percentage, "bucket": bucket, "path": path.value})
     return path, flags

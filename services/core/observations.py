@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -114,6 +115,7 @@ class Observations:
         self._otel: _Instruments | None = None
         self._lock = threading.Lock()
         self._cache_totals: dict[tuple[str, str, str], int] = {}
+        self._cache_children: dict[tuple[str, str, str], Any] = {}
 
     def bind(self, registry: CollectorRegistry) -> None:
         """Record into ``registry`` from now on (the first registry wins; later calls do nothing)."""
@@ -128,8 +130,11 @@ class Observations:
         if self._metrics is None or self._otel is None or count <= 0:
             return
         outcome, bucket = "hit" if hit else "miss", user_bucket(username)
-        self._metrics.cache.labels(cache, outcome, bucket).inc(count)
         key = (cache, outcome, bucket)
+        child = self._cache_children.get(key)
+        if child is None:  # labels() locks and builds a key each call; the children are bounded by the buckets
+            child = self._cache_children[key] = self._metrics.cache.labels(cache, outcome, bucket)
+        child.inc(count)
         with self._lock:
             self._cache_totals[key] = self._cache_totals.get(key, 0) + count
 

@@ -53,6 +53,8 @@ _FOOTER = struct.Struct(">Q8s")
 LOCK_STRIPES = 64
 #: Resolved blob folders remembered per backend (a folder is resolved and checked once, not per call).
 _FOLDER_CACHE = 1024
+#: Heads remembered by file identity (a stat then answers a head without opening the blob).
+_HEAD_CACHE = 4096
 
 
 class LocalBackend(StorageBackend):
@@ -73,6 +75,9 @@ class LocalBackend(StorageBackend):
         for folder in (self._blobs, self._tmp, self._locks):
             folder.mkdir(parents=True, exist_ok=True)
         self._folders: dict[str, Path] = {}
+        # key -> (inode, mtime ns, ctime ns, size) of the file a head was read from, and that head: every
+        # write is a new file renamed or linked in, so an unchanged identity is an unchanged blob
+        self._heads: dict[str, tuple[tuple[int, int, int, int], BlobInfo]] = {}
         # one open lock file per stripe, shared by this process's threads: flock excludes other
         # processes, the thread lock excludes our own threads (flock is per open file, not per thread)
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
@@ -170,10 +175,25 @@ class LocalBackend(StorageBackend):
         return StoredBlob(data=data, info=info)
 
     def head(self, key: str) -> BlobInfo:
+        path = self._path(key)
+        try:
+            found = os.stat(path, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
+        known = self._heads.get(key)
+        if known is not None and known[0] == _identity(found):
+            return known[1]
         handle, path = self._open(key)
         with handle:
             trailer, body_size = self._read_trailer(handle, key)
-            return self._info(key, handle, trailer, body_size)
+            info = self._info(key, handle, trailer, body_size)
+            identity = _identity(os.fstat(handle.fileno()))
+        if len(self._heads) >= _HEAD_CACHE:
+            self._heads.clear()
+        self._heads[key] = (identity, info)
+        return info
 
     def put(
         self,
@@ -301,3 +321,7 @@ class LocalBackend(StorageBackend):
             probe.unlink()
         except OSError as exc:
             raise StorageUnavailable(f"local storage at {self.root} is not writable: {exc}") from exc
+
+
+def _identity(found: os.stat_result) -> tuple[int, int, int, int]:
+    return found.st_ino, found.st_mtime_ns, found.st_ctime_ns, found.st_size

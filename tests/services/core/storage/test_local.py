@@ -36,3 +36,42 @@ def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
 
 def test_check_passes_on_a_writable_root(tmp_path: Path) -> None:
     LocalBackend(tmp_path).check()
+
+
+class OpenCounting(LocalBackend):
+    """Counts the blob files a backend opens."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.opened = 0
+
+    def _open(self, key: str):  # type: ignore[no-untyped-def]
+        self.opened += 1
+        return super()._open(key)
+
+
+def test_a_head_of_an_unchanged_blob_opens_nothing_and_any_write_is_seen(tmp_path: Path) -> None:
+    backend = OpenCounting(tmp_path)
+    first = backend.put("bundle", b"one", metadata={"v": "1"})
+    assert backend.head("bundle").etag == first.etag
+    opened = backend.opened
+    assert [backend.head("bundle").etag for _ in range(5)] == [first.etag] * 5
+    assert backend.opened == opened, "an unchanged blob is answered from its file's identity"
+    second = backend.put("bundle", b"two", metadata={"v": "2"}, if_match=first.etag)
+    head = backend.head("bundle")
+    assert (head.etag, head.metadata, head.size) == (second.etag, {"v": "2"}, 3)
+    third = backend.put("bundle", b"two")  # the same bytes again are still a new write
+    assert backend.head("bundle").etag == third.etag
+    backend.delete("bundle")
+    with pytest.raises(BlobNotFound):
+        backend.head("bundle")
+
+
+def test_a_head_never_follows_a_planted_symlink(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "root")
+    backend.put("real", b"data")
+    backend.head("real")
+    planted = tmp_path / "root" / "blobs" / "planted"
+    planted.symlink_to(tmp_path / "root" / "blobs" / "real")
+    with pytest.raises(BlobNotFound):
+        backend.head("planted")
