@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heap-stats", type=float, default=0, metavar="SECONDS",
                         help="every SECONDS each process writes its RSS and C heap (in use, free) into OUT/memory, "
                              "without tracing; summary.json gets first, last and slope; 0: off (default)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for every stack process (A/B runs, e.g. PYTHONMALLOC=malloc; "
+                             "repeatable)")
     parser.add_argument("--record", action="store_true", help="also write docs/SOAK-RESULTS.md and docs/soak/")
     return parser
 
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     usernames = [f"soak{uuid.uuid4().hex[:4]}-{i}" for i in range(args.portfolio_users)]
-    extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2"}
+    extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2",
+             **dict(item.split("=", 1) for item in args.set)}
     if args.tracemalloc or args.heap_stats:
         extra |= {"CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR": str(out / "memory"),
                   "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": f"{args.tracemalloc or args.heap_stats:g}",
