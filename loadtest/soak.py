@@ -58,11 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heap-stats", type=float, default=0, metavar="SECONDS",
                         help="every SECONDS each process writes its RSS and C heap (in use, free) into OUT/memory, "
                              "without tracing; summary.json gets first, last and slope; 0: off (default)")
+    parser.add_argument("--worker", action="append", default=[], metavar="ROLES",
+                        help="one worker process consuming ROLES (comma-separated: sync, merge, all); repeatable, "
+                             "to bisect memory by role (default: one worker of all)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for every stack process (A/B runs, e.g. PYTHONMALLOC=malloc; "
                              "repeatable)")
     parser.add_argument("--record", action="store_true", help="also write docs/SOAK-RESULTS.md and docs/soak/")
     return parser
+
+
+def worker_names(groups: list[tuple[str, ...]] | None) -> list[str]:
+    """Names of the worker processes in the reports: ``worker``, or ``worker-<roles>`` per group."""
+    return ["-".join(["worker", *roles]) for roles in groups] if groups else ["worker"]
 
 
 def slope_mb_per_hour(points: list[tuple[float, float]]) -> float:
@@ -172,10 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         extra |= {"CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR": str(out / "memory"),
                   "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": f"{args.tracemalloc or args.heap_stats:g}",
                   "CLOUDFOLIO_MEMORY_TRACE_PYTHON": "true" if args.tracemalloc else "false"}
+    groups = [tuple(item.split(",")) for item in args.worker] or None
     with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
                        github_generate=dict.fromkeys(usernames, args.repos),
-                       extra=extra, logs_to=out / "logs") as stack:
-        names = ["legacy", "worker", "router"]
+                       extra=extra, logs_to=out / "logs", worker_groups=groups) as stack:
+        names = ["legacy", *worker_names(groups), "router"]
         pids = {name: process.process.pid for name, process in zip(names, stack.processes, strict=True)}
         warm(stack.router, usernames)
         sampler = RssSampler(pids, args.sample_every)

@@ -38,8 +38,9 @@ class Stack:
 def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0.0, worker_processes: int = 1,
                   worker_threads: int = 32, worker_roles: tuple[str, ...] = ("all",), github: FakeGitHub | None = None,
                   github_generate: dict[str, int] | None = None, extra: dict[str, str] | None = None,
-                  logs_to: Path | None = None) -> Iterator[Stack]:
-    """GitHub double, legacy, ``worker_processes`` workers (consuming ``worker_roles``) and the router;
+                  logs_to: Path | None = None, worker_groups: list[tuple[str, ...]] | None = None) -> Iterator[Stack]:
+    """GitHub double, legacy, ``worker_processes`` workers (consuming ``worker_roles``; or one worker per
+    entry of ``worker_groups``, each consuming its roles) and the router;
     ``github_generate`` (user -> repo count) runs the double as its own process serving those generated users
     (long runs: its event loop then shares no process with the driver); ``extra`` adds settings; ``logs_to``
     keeps each process's log there (the data folder goes)."""
@@ -68,8 +69,8 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
             double = ServiceProcess(env, "dev-github", *specs, "--latency", f"{github_latency:g}", port=github_port,
                                     ready_path="/users/octocat/repos")
         started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
-        for _ in range(worker_processes):
-            started.append(WorkerProcess(env, *worker_roles, threads=worker_threads))
+        for roles in worker_groups or [worker_roles] * worker_processes:
+            started.append(WorkerProcess(env, *roles, threads=worker_threads))
         started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
         yield Stack(f"http://127.0.0.1:{router_port}", state, env, started)
     finally:

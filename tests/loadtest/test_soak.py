@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loadtest.soak import allocation_growth
+from loadtest.soak import allocation_growth, worker_names
 
 
 def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
@@ -25,3 +25,8 @@ def test_heap_figures_get_first_last_and_a_slope_and_traced_runs_keep_their_top_
     assert worker["heap_in_use_mb_slope_per_hour"] == 0.0 and worker["heap_free_mb_slope_per_hour"] == 1.0
     assert "traced_mb" not in worker and "top" not in worker
     assert growth["router-2"]["traced_mb"] == [9.0, 9.0] and growth["router-2"]["top"][0]["where"] == "x.py:1"
+
+
+def test_worker_processes_are_named_after_their_roles() -> None:
+    assert worker_names(None) == ["worker"]
+    assert worker_names([("sync",), ("merge",)]) == ["worker-sync", "worker-merge"]
