@@ -18,7 +18,9 @@ from settings.
 When a provider is installed, outgoing httpx calls (GitHub, the legacy app, Key Vault's double)
 get ``CLIENT`` spans that carry the trace on to the callee, with credentials in query strings
 redacted in ``url.full`` / ``http.url``, and Azure SDK calls (Blob storage, Key Vault) their own
-spans. Sampling follows ``OTEL_TRACES_SAMPLER`` (default: parent-based, always on).
+spans. Sampling follows ``OTEL_TRACES_SAMPLER`` when it is set; otherwise every write and every
+continued trace is kept and reads are limited to ``CLOUDFOLIO_TRACED_READS_PER_SECOND``
+(:mod:`services.core.sampling`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import logging
 from typing import Any
 
 from services.core.redaction import redact_text
+from services.core.sampling import ReadRateSampler
 from services.core.settings import Settings
 
 log = logging.getLogger("cloudfolio.telemetry")
@@ -47,6 +50,14 @@ def exporters_of(settings: Settings) -> list[str]:
     return chosen
 
 
+def sampler_of(settings: Settings) -> Any:
+    """The sampler: the SDK's from ``OTEL_TRACES_SAMPLER`` when that is set, else the project's
+    :class:`~services.core.sampling.ReadRateSampler` (every write, a few reads a second)."""
+    if settings.otel_traces_sampler:
+        return None  # TracerProvider then reads OTEL_TRACES_SAMPLER / _ARG itself
+    return ReadRateSampler(settings.traced_reads_per_second)
+
+
 def configure_telemetry(settings: Settings, role: str) -> list[str]:
     """Install the tracer provider the settings ask for (once per process); return the exporters."""
     chosen = exporters_of(settings)
@@ -58,7 +69,7 @@ def configure_telemetry(settings: Settings, role: str) -> list[str]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     resource = Resource.create({SERVICE_NAME: settings.otel_service_name or f"cloudfolio-{role}"})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=sampler_of(settings))
     if "otlp" in chosen and (settings.otlp_traces_endpoint or settings.otlp_endpoint):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -7,7 +7,8 @@ Each measurement runs two queries against the Application Insights resource thro
 
 - ``requests`` rows of the routers (docs/OBSERVABILITY.md): per ``customDimensions.routing_mode``,
   the count, the 5xx count (the alert's status semantics) and the p95 of the refresh answer's
-  ``duration`` (milliseconds);
+  ``duration`` (milliseconds); counts sum ``itemCount``, so rows kept by the read sampler
+  (:mod:`services.core.sampling`) stand for every request they represent;
 - the ``shadow_mirror`` spans (``dependencies`` rows) by ``customDimensions["cloudfolio.shadow_verdict"]``.
 
 :meth:`AzureMonitorProvider.series` answers the dashboard's charts with :data:`SERIES_KQL`: the
@@ -30,15 +31,15 @@ from rollout.series import Series, combine
 REQUESTS_KQL = f"""requests
 | extend path = tostring(customDimensions.routing_mode)
 | where path in ("queue", "legacy")
-| summarize requests = count(), errors = countif(toint(resultCode) >= 500),
+| summarize requests = sum(itemCount), errors = sumif(itemCount, toint(resultCode) >= 500),
     p95_ms = percentileif(duration, 95, name == "POST {REFRESH_ROUTE}") by path"""
 
 #: ``{step}`` is the bin in seconds; ``at`` is the bin's start in unix seconds.
 SERIES_KQL = """requests
 | extend path = tostring(customDimensions.routing_mode)
 | where path in ("queue", "legacy")
-| summarize requests = count(), errors = countif(toint(resultCode) >= 500), p95_ms = percentile(duration, 95)
-    by path, bin_at = bin(timestamp, {step}s)
+| summarize requests = sum(itemCount), errors = sumif(itemCount, toint(resultCode) >= 500),
+    p95_ms = percentile(duration, 95) by path, bin_at = bin(timestamp, {step}s)
 | extend at = (bin_at - datetime(1970-01-01)) / 1s
 | project at, path, requests, errors, p95_ms
 | order by at asc"""
@@ -46,8 +47,8 @@ SERIES_KQL = """requests
 SHADOW_KQL = f"""dependencies
 | where name == "shadow_mirror"
 | extend verdict = tostring(customDimensions["cloudfolio.shadow_verdict"])
-| summarize comparisons = countif(verdict in ({", ".join(f'"{v}"' for v in COMPARED)})),
-    divergences = countif(verdict == "divergence")"""
+| summarize comparisons = sumif(itemCount, verdict in ({", ".join(f'"{v}"' for v in COMPARED)})),
+    divergences = sumif(itemCount, verdict == "divergence")"""
 
 
 class AzureMonitorProvider(MetricsProvider):

@@ -12,40 +12,57 @@ happens; this one names it after the matched route, so operation names stay boun
   ``customDimensions``, which the rollback alert reads);
 - is marked an error for a 5xx answer or an exception (4xx answers are the client's, not ours).
 
+Reads the default sampler (:class:`~services.core.sampling.ReadRateSampler`) refuses skip the SDK:
+they run under a non-recording context, so they cost a token-bucket check and a context switch.
 The query string is never recorded. Paths in ``skip`` (probes, scrapes, docs) get no span. With no
 tracer provider installed the middleware only passes the request on.
 
 Parameters:
   app(ASGIApp): the app to wrap.
   skip(Collection[str]): request paths that are not traced.
+  provider(TracerProvider | None): where the spans go; default: the process's global provider,
+    looked up on every request (it is installed after the app is built).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core import tracing
+from services.core.sampling import READ_METHODS
 
 
 class RequestTracing:
-    def __init__(self, app: ASGIApp, skip: Collection[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, skip: Collection[str] = (), provider: TracerProvider | None = None) -> None:
         self.app = app
         self.skip = frozenset(skip)
+        self.provider = provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.skip or not tracing.installed():
+        if scope["type"] != "http" or scope["path"] in self.skip or (
+                self.provider is None and not tracing.installed()):
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())
                    if key in (b"traceparent", b"tracestate")}
         method = scope.get("method", "GET")
+        sampler = None if headers else tracing.read_sampler(self.provider)
+        if sampler is not None and method in READ_METHODS and not sampler.admits_read():
+            # a read the sampler refuses: no SDK span is built (that cost more than serving a cached read);
+            # a non-recording context with fresh ids keeps its children out of the trace store too
+            token = tracing.start_unsampled()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                tracing.end_unsampled(token)
+            return
         status = 500  # what the client gets when the app raises before answering
         # without a traceparent there is nothing to continue: the propagators' work is skipped (it cost a
         # sampled-out request about a third of its tracing time)
-        with tracing.tracer().start_as_current_span(
+        with tracing.tracer(self.provider).start_as_current_span(
                 method, context=tracing.extract(headers) if headers else None, kind=SpanKind.SERVER,
                 record_exception=False,
                 set_status_on_exception=False,

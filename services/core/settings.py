@@ -37,6 +37,8 @@ class Settings:
     otlp_traces_endpoint: str
     otlp_metrics_endpoint: str
     otel_service_name: str
+    otel_traces_sampler: str
+    traced_reads_per_second: float
     memory_snapshots_dir: str
     memory_snapshot_seconds: float
     memory_trace_python: bool

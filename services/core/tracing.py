@@ -13,13 +13,16 @@ marks it as an error and is re-raised unchanged.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from services.core.sampling import ReadRateSampler
 
 TRACER_NAME = "cloudfolio"
 
@@ -48,11 +51,32 @@ __all__ = ["CONTEXT_KEYS", "Link", "Span", "SpanKind", "annotate", "attributes",
 #: A proxy: it follows whichever provider is installed, even one installed after this import. Looked up
 #: once, since the SDK's ``get_tracer`` costs more than a span.
 _TRACER = trace.get_tracer(TRACER_NAME)
+_RANDOM = random.Random()
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
 
 def installed() -> bool:
     """Whether a tracer provider is installed (hot paths skip all span work when not)."""
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def read_sampler(provider: trace.TracerProvider | None = None) -> ReadRateSampler | None:
+    """``provider``'s (default: the installed one's) :class:`ReadRateSampler`, if that is its sampler."""
+    sampler = getattr(provider or trace.get_tracer_provider(), "sampler", None)
+    return sampler if isinstance(sampler, ReadRateSampler) else None
+
+
+def start_unsampled() -> object:
+    """Make a fresh non-recording span current (new ids, ``sampled`` off) and return the token for
+    :func:`end_unsampled`: what a request whose trace is refused runs under, so its children are
+    dropped with it (parent-based) and its log lines still carry an id of their own."""
+    ids = SpanContext(_RANDOM.getrandbits(128) or 1, _RANDOM.getrandbits(64) or 1, False, _NOT_SAMPLED)
+    return otel_context.attach(trace.set_span_in_context(NonRecordingSpan(ids)))
+
+
+def end_unsampled(token: object) -> None:
+    """Restore the context :func:`start_unsampled` replaced."""
+    otel_context.detach(token)  # type: ignore[arg-type]
 
 
 def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:

@@ -45,6 +45,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OTEL_SERVICE_NAME", "otel_service_name", "",
              "Service name on every span and metric; empty names each process by its role (`cloudfolio-router`, "
              "`cloudfolio-worker`, `cloudfolio-legacy`, `cloudfolio-task`).", as_text),
+    Variable("OTEL_TRACES_SAMPLER", "otel_traces_sampler", "",
+             "The SDK's standard sampler (`parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG`, `always_on`...), "
+             "read by the SDK itself. Empty: the project's sampler below.", as_text),
+    Variable("CLOUDFOLIO_TRACED_READS_PER_SECOND", "traced_reads_per_second", "5",
+             "With an exporter set and `OTEL_TRACES_SAMPLER` unset: read requests (GET, HEAD) per second and process "
+             "that start a trace. Writes (refreshes), worker messages and requests continuing a caller's sampled "
+             "`traceparent` are always traced; a kept read carries `_MS.sampleRate`, so Application Insights' "
+             "`itemCount` still counts every request. 0: reads are traced only when a caller samples them.",
+             float_range(0, 100000)),
     Variable("CLOUDFOLIO_MALLOC_TRIM_SECONDS", "malloc_trim_seconds", "60",
              "Seconds between `malloc_trim` calls in `serve`, `legacy` and `worker` (glibc): freed C-heap pages go "
              "back to the system, so RSS does not creep under steady load (docs/SOAK-RESULTS.md). 0: never.",

@@ -84,8 +84,10 @@ def test_every_custom_dimension_the_alert_reads_is_emitted_under_that_name(rows:
 def test_the_alert_filter_selects_the_queue_path_and_counts_5xx_as_errors(rows: list[dict[str, Any]]) -> None:
     query = error_rate_query()
     filters = re.findall(r'where tostring\(customDimensions\.(\w+)\) == "(\w+)"', query)
-    threshold = re.search(r"countif\(toint\(resultCode\) >= (\d+)\)", query)
+    threshold = re.search(r"failed = sumif\(itemCount, toint\(resultCode\) >= (\d+)\)", query)
     assert filters and threshold, f"the query's shape changed; update this test with it:\n{query}"
+    # reads are sampled: a row stands for itemCount requests, so the query sums weights, never counts rows
+    assert "total = sum(itemCount)" in query and "count()" not in query
 
     def selected(row: dict[str, Any]) -> bool:
         return all(str(row["customDimensions"].get(name)) == value for name, value in filters)
@@ -103,6 +105,9 @@ def test_the_alert_filter_selects_the_queue_path_and_counts_5xx_as_errors(rows: 
     # Application Insights marks 4xx unsuccessful too: the alert counts resultCode, never `success`
     assert by_status[("GET /bundles/{username}", "404")]["success"] is False
     assert "success" not in query
+    # the read was kept by the default sampler and says so; the write was not sampled at all
+    assert by_status[("GET /bundles/{username}", "404")]["itemCount"] == 1
+    assert [r["itemCount"] for r in chosen if r["resultCode"] == "202"] == [1]
 
 
 def test_no_query_string_or_credential_reaches_application_insights(rows: list[dict[str, Any]],

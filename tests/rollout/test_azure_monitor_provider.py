@@ -44,6 +44,8 @@ def test_both_paths_and_the_shadow_verdicts_come_from_kql_over_the_request_telem
     assert set(asked) == {"requests", "dependencies"} and all(RESOURCE in q["path"] for q in logs.queries)
     assert "customDimensions.routing_mode" in asked["requests"]["query"]
     assert "toint(resultCode) >= 500" in asked["requests"]["query"], "the alert's status semantics"
+    for query in (asked["requests"]["query"], asked["dependencies"]["query"]):
+        assert "count" not in query.replace("itemCount", ""), "sampled rows stand for itemCount requests"
     assert asked["requests"]["timespan"] == "PT300.0S" and m.queries["timespan"] == "PT300S"
 
 

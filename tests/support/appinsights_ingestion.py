@@ -55,6 +55,8 @@ class IngestionDouble:
             rows.append({"name": base.get("name"), "resultCode": base.get("responseCode"),
                          "success": base.get("success"), "url": base.get("url"),
                          "operation_Name": envelope.get("tags", {}).get("ai.operation.name"),
+                         # the column Application Insights derives from the envelope's sampling percentage
+                         "itemCount": round(100 / float(envelope.get("sampleRate") or 100)),
                          "customDimensions": base.get("properties", {})})
         return rows
 

@@ -60,12 +60,13 @@ resource notifyGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 
 // The routers' request spans (cloudfolio/telemetry.py, router/middleware/tracing.py) carry the serving path
 // as customDimensions.routing_mode (queue/legacy). Errors are resultCode >= 500: Application Insights
-// marks 4xx answers unsuccessful too, and those are the client's, so `success` is not used.
+// marks 4xx answers unsuccessful too, and those are the client's, so `success` is not used. Reads are
+// sampled (services/core/sampling.py): each row counts as its itemCount requests, so sums, not counts.
 // tests/infra/test_alert_telemetry.py checks this query against what the exporter really sends.
 var errorRateQuery = '''
 requests
 | where tostring(customDimensions.routing_mode) == "queue"
-| summarize total = count(), failed = countif(toint(resultCode) >= 500)
+| summarize total = sum(itemCount), failed = sumif(itemCount, toint(resultCode) >= 500)
 | where total >= ${minRequests}
 | extend ErrorRate = 100.0 * failed / total
 '''
