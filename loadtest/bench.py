@@ -10,8 +10,8 @@ Sections, in order (``--only`` picks some):
   (``loadtest.bench_overhead``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes
   from memory and from the same storage (``loadtest.bench_router``; needs wrk);
-- ``tracing``: the same cached GET through a router exporting a span per request over OTLP/HTTP
-  against one without an exporter (``loadtest.bench_router``; needs wrk);
+- ``tracing``: the same cached GET through routers exporting spans over OTLP/HTTP (default
+  sampler, a trace in ten, every request) against one without an exporter (``loadtest.bench_router``; needs wrk);
 - ``load``: the refresh answer's percentiles at 100 users, refresh-only and burst mixes, and the
   time until every accepted job completed (``loadtest.bench_load``).
 
