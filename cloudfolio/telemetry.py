@@ -29,7 +29,6 @@ import logging
 from typing import Any
 
 from services.core.redaction import redact_text
-from services.core.sampling import ReadRateSampler
 from services.core.settings import Settings
 
 log = logging.getLogger("cloudfolio.telemetry")
@@ -55,6 +54,8 @@ def sampler_of(settings: Settings) -> Any:
     :class:`~services.core.sampling.ReadRateSampler` (every write, a few reads a second)."""
     if settings.otel_traces_sampler:
         return None  # TracerProvider then reads OTEL_TRACES_SAMPLER / _ARG itself
+    from services.core.sampling import ReadRateSampler  # the SDK, loaded only when telemetry is on
+
     return ReadRateSampler(settings.traced_reads_per_second)
 
 

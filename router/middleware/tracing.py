@@ -32,7 +32,6 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core import tracing
-from services.core.sampling import READ_METHODS
 
 
 class RequestTracing:
@@ -50,7 +49,7 @@ class RequestTracing:
                    if key in (b"traceparent", b"tracestate")}
         method = scope.get("method", "GET")
         sampler = None if headers else tracing.read_sampler(self.provider)
-        if sampler is not None and method in READ_METHODS and not sampler.admits_read():
+        if sampler is not None and method in tracing.READ_METHODS and not sampler.admits_read():
             # a read the sampler refuses: no SDK span is built (that cost more than serving a cached read);
             # a non-recording context with fresh ids keeps its children out of the trace store too
             token = tracing.start_unsampled()

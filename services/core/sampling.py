@@ -32,13 +32,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind
 
-#: Request methods whose root spans are rate limited; the others (writes) are always kept.
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from services.core.tracing import READ_METHODS
 
 #: The attribute Azure Monitor's exporter reads as the envelope's sampling percentage.
 SAMPLE_RATE = "_MS.sampleRate"
 
-_METHOD_ATTRIBUTES = ("http.request.method", "http.method")
+#: The request method's attribute on the router's SERVER spans (router/middleware/tracing.py).
+_METHOD = "http.request.method"
 
 
 class ReadRateSampler(Sampler):
@@ -83,7 +83,7 @@ class ReadRateSampler(Sampler):
             rate = (getattr(parent_span, "attributes", None) or {}).get(SAMPLE_RATE)
             inherited = attributes if rate is None else {**(attributes or {}), SAMPLE_RATE: rate}
             return SamplingResult(Decision.RECORD_AND_SAMPLE, inherited, parent.trace_state)
-        if kind is not SpanKind.SERVER or _method(attributes) not in READ_METHODS:
+        if kind is not SpanKind.SERVER or (attributes or {}).get(_METHOD) not in READ_METHODS:
             return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
         return self._sample_read(attributes)
 
@@ -116,10 +116,3 @@ class ReadRateSampler(Sampler):
         self._filled_at = now
         return self._tokens
 
-
-def _method(attributes: Mapping[str, Any] | None) -> str | None:
-    for name in _METHOD_ATTRIBUTES:
-        value = (attributes or {}).get(name)
-        if value is not None:
-            return str(value)
-    return None

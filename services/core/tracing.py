@@ -16,13 +16,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-
-from services.core.sampling import ReadRateSampler
 
 TRACER_NAME = "cloudfolio"
 
@@ -40,6 +38,10 @@ REFRESH_REQUEST = "refresh_request"
 FETCH_REPO_CONTENT = "fetch_repo_content"
 SAVE_TO_CACHE = "save_to_cache"
 SHADOW_MIRROR = "shadow_mirror"
+
+#: Request methods whose root spans the default sampler rate limits (services/core/sampling.py);
+#: the others (writes) are always kept. Here, not there, so the router reads it without the SDK.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Keys of the W3C trace context carried in a message's options.
 CONTEXT_KEYS = ("traceparent", "tracestate")
@@ -60,10 +62,19 @@ def installed() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
-def read_sampler(provider: trace.TracerProvider | None = None) -> ReadRateSampler | None:
-    """``provider``'s (default: the installed one's) :class:`ReadRateSampler`, if that is its sampler."""
+class ReadGate(Protocol):
+    """A sampler that can refuse a root read before a span exists
+    (:class:`services.core.sampling.ReadRateSampler`)."""
+
+    def admits_read(self) -> bool: ...
+
+
+def read_sampler(provider: trace.TracerProvider | None = None) -> ReadGate | None:
+    """``provider``'s (default: the installed one's) sampler, if it is a :class:`ReadGate`.
+
+    Looked up by its method rather than its class, so importing this module never loads the SDK."""
     sampler = getattr(provider or trace.get_tracer_provider(), "sampler", None)
-    return sampler if isinstance(sampler, ReadRateSampler) else None
+    return sampler if callable(getattr(sampler, "admits_read", None)) else None
 
 
 def start_unsampled() -> object:
