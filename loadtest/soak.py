@@ -10,7 +10,10 @@ slope of a least-squares line through the samples after the warm-up, in MB per h
 the summary names the source lines that grew most, to tell a cache filling from a leak. With
 ``--heap-stats SECONDS`` each process writes its RSS and its C heap's in-use and free bytes instead
 (no tracing cost; ``services.core.heap_usage``): a leak raises in-use, fragmentation raises free, and
-neither rising under a rising RSS points at pymalloc's arenas. ``--record``
+neither rising under a rising RSS points at pymalloc's arenas. With ``--mappings`` each RSS sample also
+splits every process's resident memory by kind of mapping (thread stacks, malloc arenas, heap,
+files, other anonymous memory; ``loadtest.mappings``) into ``mappings.csv``, and the summary gives
+each kind's first, last and slope, which pins a rising RSS to what rises. ``--record``
 also writes docs/SOAK-RESULTS.md. Exits 1 when the error rate is above ``--max-error-rate``.
 
     python -m loadtest.soak --users 100 --duration 600 --record
@@ -33,6 +36,7 @@ from typing import Any
 
 import psutil
 
+from loadtest.mappings import CLASSES, resident_by_class
 from loadtest.run import ROOT, _run_locust, summarise
 from loadtest.stack import running_stack, warm
 
@@ -58,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heap-stats", type=float, default=0, metavar="SECONDS",
                         help="every SECONDS each process writes its RSS and C heap (in use, free) into OUT/memory, "
                              "without tracing; summary.json gets first, last and slope; 0: off (default)")
+    parser.add_argument("--mappings", action="store_true",
+                        help="with each RSS sample, split every process's resident memory by kind of mapping "
+                             "(/proc/PID/smaps; Linux) into OUT/mappings.csv; summary.json gets first, last, slope")
     parser.add_argument("--worker", action="append", default=[], metavar="ROLES",
                         help="one worker process consuming ROLES (comma-separated: sync, merge, all); repeatable, "
                              "to bisect memory by role (default: one worker of all)")
@@ -86,10 +93,11 @@ def slope_mb_per_hour(points: list[tuple[float, float]]) -> float:
 class RssSampler(threading.Thread):
     """Samples the RSS of named processes (and their children) every ``every`` seconds."""
 
-    def __init__(self, pids: dict[str, int], every: float) -> None:
+    def __init__(self, pids: dict[str, int], every: float, mappings: bool = False) -> None:
         super().__init__(daemon=True, name="rss-sampler")
-        self.pids, self.every = pids, every
+        self.pids, self.every, self.mappings = pids, every, mappings
         self.rows: list[dict[str, float]] = []
+        self.mapping_rows: list[dict[str, float]] = []
         self.stopped = threading.Event()
         self.started_at = time.monotonic()
 
@@ -101,7 +109,23 @@ class RssSampler(threading.Thread):
                 row[name] = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
             except psutil.Error:
                 row[name] = float("nan")
+            if self.mappings:
+                self.mapping_rows.extend(self._mapping_rows(row["seconds"], name, pid))
         self.rows.append(row)
+
+    @staticmethod
+    def _mapping_rows(seconds: float, name: str, pid: int) -> list[dict[str, Any]]:
+        """One row per process (the named one and each child) with its resident kB per mapping class."""
+        try:
+            family = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+        except psutil.Error:
+            return []
+        rows = []
+        for member in family:
+            totals = resident_by_class(member)
+            if totals is not None:
+                rows.append({"seconds": seconds, "process": name, "pid": member, **totals})
+        return rows
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -127,6 +151,25 @@ def allocation_growth(folder: Path, warmup: float, top: int = 5) -> dict[str, An
         if "top" in rows[-1]:
             grown["top"] = rows[-1]["top"][:top]
         growth[path.stem] = grown
+    return growth
+
+
+def mapping_growth(rows: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
+    """Per process (summed over its family) each mapping class's first and last MB and slope after
+    ``warmup`` seconds."""
+    by_time: dict[str, dict[float, dict[str, float]]] = {}
+    for row in rows:
+        sums = by_time.setdefault(row["process"], {}).setdefault(row["seconds"], dict.fromkeys(CLASSES, 0.0))
+        for kind in CLASSES:
+            sums[kind] += row[kind]
+    growth: dict[str, Any] = {}
+    for name, samples in by_time.items():
+        times = sorted(samples)
+        growth[name] = {kind: {
+            "first_mb": round(samples[times[0]][kind] / 1024, 1), "last_mb": round(samples[times[-1]][kind] / 1024, 1),
+            "slope_mb_per_hour_after_warmup": round(slope_mb_per_hour(
+                [(t, samples[t][kind] * 1024) for t in times if t >= warmup]), 1),
+        } for kind in CLASSES}
     return growth
 
 
@@ -161,6 +204,12 @@ def report(args: argparse.Namespace, out: Path, sampler: RssSampler, names: list
         "slope_mb_per_hour_after_warmup": round(slope_mb_per_hour(
             [(r["seconds"], r[name]) for r in sampler.rows if r["seconds"] >= args.warmup]), 1),
     } for name in names}
+    if sampler.mapping_rows:
+        with (out / "mappings.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["seconds", "process", "pid", *CLASSES])
+            writer.writeheader()
+            writer.writerows(sampler.mapping_rows)
+        summary["mappings"] = mapping_growth(sampler.mapping_rows, args.warmup)
     if args.tracemalloc or args.heap_stats:
         summary["allocations"] = allocation_growth(out / "memory", args.warmup)
     summary["settings"] = {k: v for k, v in vars(args).items() if k != "broker_url"}
@@ -187,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ["legacy", *worker_names(groups), "router"]
         pids = {name: process.process.pid for name, process in zip(names, stack.processes, strict=True)}
         warm(stack.router, usernames)
-        sampler = RssSampler(pids, args.sample_every)
+        sampler = RssSampler(pids, args.sample_every, mappings=args.mappings)
         sampler.start()
         locust_args = argparse.Namespace(shape="fixed", duration=args.duration, users=args.users,
                                          spawn_rate=args.spawn_rate)
@@ -208,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = ", ".join(f"{t['where'].rsplit('site-packages/', 1)[-1]} {t['delta_kb']:+} KB"
                           for t in grown.get("top", [])[:3])
         print(f"{name:<16} {figures}" + (f"; top growth: {lines}" if lines else ""))
+    for name, kinds in summary.get("mappings", {}).items():
+        print(f"{name:<16} " + ", ".join(f"{kind} {k['first_mb']} -> {k['last_mb']} MB "
+                                         f"({k['slope_mb_per_hour_after_warmup']:+.1f} MB/h)"
+                                         for kind, k in kinds.items() if k["last_mb"] or k["first_mb"]))
     print(f"requests {summary['aggregated']['requests']}, error rate {summary['error_rate']:.4%}, "
           f"p95 {summary['aggregated']['p95_ms']:.0f} ms")
     if args.record:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loadtest.soak import allocation_growth, worker_names
+from loadtest.mappings import CLASSES
+from loadtest.soak import allocation_growth, mapping_growth, worker_names
 
 
 def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
@@ -30,3 +31,15 @@ def test_heap_figures_get_first_last_and_a_slope_and_traced_runs_keep_their_top_
 def test_worker_processes_are_named_after_their_roles() -> None:
     assert worker_names(None) == ["worker"]
     assert worker_names([("sync",), ("merge",)]) == ["worker-sync", "worker-merge"]
+
+
+def test_mapping_classes_are_summed_over_a_process_family_and_get_a_slope() -> None:
+    def row(seconds: float, pid: int, stacks_kb: float) -> dict[str, object]:
+        return {"seconds": seconds, "process": "worker", "pid": pid, **dict.fromkeys(CLASSES, 0),
+                "thread_stacks": stacks_kb, "heap": 2048}
+    rows = [row(s, pid, 1024 + s / 3.6) for s in (0, 600, 1200, 1800, 3600) for pid in (10, 11)]
+    growth = mapping_growth(rows, warmup=0)["worker"]
+    stacks = growth["thread_stacks"]
+    assert stacks["first_mb"] == 2.0 and stacks["last_mb"] == round(2 * (1 + 1000 / 1024), 1)
+    assert growth["thread_stacks"]["slope_mb_per_hour_after_warmup"] == round(2 * 1000 / 1024, 1)
+    assert growth["heap"] == {"first_mb": 4.0, "last_mb": 4.0, "slope_mb_per_hour_after_warmup": 0.0}
