@@ -386,5 +386,10 @@ class JobStore:
         return self.update(job_id, change)
 
     def delete(self, job_id: str) -> None:
+        """Delete the job's blobs, its document last: a delete cut short leaves the (expired) document,
+        so the next sweep finds the job and finishes the delete."""
+        document = job_key(job_id)
         for info in list(self.storage.list(job_prefix(job_id))):
-            self.storage.delete(info.key)
+            if info.key != document:
+                self.storage.delete(info.key)
+        self.storage.delete(document)

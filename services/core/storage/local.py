@@ -10,6 +10,8 @@ body (a bundle's fingerprint) is written after it.
 - ``create_only`` uses ``os.link(temp, final)``, which fails if the final name exists: exclusive
   like ``O_EXCL``, and the blob is complete the moment it becomes visible.
 - ``if_match`` writes and deletes hold an ``flock`` stripe while they compare etags and rename.
+- A delete removes the folders it leaves empty, so keys that are gone (expired jobs) leave nothing
+  behind for later listings to walk.
 - Etags are random per write, so two writes of equal bytes still differ (as Azure's do).
 Durability on power loss is not attempted (no fsync); a crash leaves old or new content, plus at
 worst a stray file in ``tmp/``.
@@ -55,6 +57,8 @@ LOCK_STRIPES = 64
 _FOLDER_CACHE = 1024
 #: Heads remembered by file identity (a stat then answers a head without opening the blob).
 _HEAD_CACHE = 4096
+#: Times a write makes its folder again when deletes pruning it keep winning the race.
+_FOLDER_RACES = 20
 
 
 class LocalBackend(StorageBackend):
@@ -238,11 +242,13 @@ class LocalBackend(StorageBackend):
 
     def _commit(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
         """Make the written temp file the blob; True when it was renamed (so it no longer exists)."""
-        try:
-            return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
-        except FileNotFoundError:  # the first blob of its folder: make the folder, then once more
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
+        for _attempt in range(_FOLDER_RACES):
+            try:
+                return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
+            except FileNotFoundError:  # the first blob of its folder (or a delete just pruned it): make it
+                with contextlib.suppress(FileNotFoundError, FileExistsError):  # a prune raced the making
+                    os.makedirs(path.parent, exist_ok=True)
+        return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
 
     def _link_or_rename(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
         if create_only:
@@ -273,15 +279,27 @@ class LocalBackend(StorageBackend):
                 path.unlink()
             except FileNotFoundError:
                 return False
-            return True
-        with self._locked(key):
-            current = self._current_etag(key)
-            if current is None:
-                return False
-            if current != if_match:
-                raise PreconditionFailed(key)
-            path.unlink()
-            return True
+        else:
+            with self._locked(key):
+                current = self._current_etag(key)
+                if current is None:
+                    return False
+                if current != if_match:
+                    raise PreconditionFailed(key)
+                path.unlink()
+        self._prune(path.parent)
+        return True
+
+    def _prune(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents up to the blob root while they are empty, so that deleted
+        jobs leave no folders behind for every later listing to walk (a write racing this makes its
+        folder again: :meth:`_commit`)."""
+        while folder != self._blobs and self._blobs in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (the usual case), or already gone
+                return
+            folder = folder.parent
 
     def _keys(self, prefix: str) -> list[str]:
         validate_prefix(prefix)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.core.jobs import JobNotFound, JobStatus, JobStore, Progress, RepoOutcome
-from services.core.storage import StorageBackend
+from services.core.storage import StorageBackend, StorageUnavailable
 from services.core.storage.local import LocalBackend
 from tests.support.clocks import ManualUtcClock
 
@@ -216,3 +216,32 @@ def test_recording_a_repo_of_an_unknown_job_leaves_no_marker(tmp_path: Path) -> 
     with pytest.raises(JobNotFound):
         jobs.record_repo("0" * 32, "repo-0")
     assert list(storage.list("jobs/")) == []
+
+
+class DeletesFailAfter(LocalBackend):
+    """A local backend whose deletes fail (storage outage) after ``allowed`` of them."""
+
+    def __init__(self, root: Path, allowed: int) -> None:
+        super().__init__(root)
+        self.allowed = allowed
+
+    def delete(self, key: str, *, if_match: str | None = None) -> bool:
+        if self.allowed == 0:
+            raise StorageUnavailable(f"cannot delete {key}: injected outage")
+        self.allowed -= 1
+        return super().delete(key, if_match=if_match)
+
+
+def test_a_delete_cut_short_leaves_the_job_document_so_the_next_delete_finishes(tmp_path: Path) -> None:
+    storage = DeletesFailAfter(tmp_path, allowed=1)
+    jobs = JobStore(storage)
+    job = jobs.create("octocat")
+    jobs.set_total(job.job_id, 2)
+    for name in ("a", "b"):
+        jobs.record_repo(job.job_id, name)
+    with pytest.raises(StorageUnavailable):
+        jobs.delete(job.job_id)
+    assert storage.exists(f"jobs/{job.job_id}/job.json"), "the document goes last"
+    storage.allowed = 100
+    jobs.delete(job.job_id)
+    assert list(storage.list("jobs/")) == [] and not (tmp_path / "blobs" / "jobs").exists()

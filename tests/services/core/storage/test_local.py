@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,43 @@ def test_a_head_never_follows_a_planted_symlink(tmp_path: Path) -> None:
     planted.symlink_to(tmp_path / "root" / "blobs" / "real")
     with pytest.raises(BlobNotFound):
         backend.head("planted")
+
+
+def test_a_delete_removes_the_folders_it_empties_and_no_others(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path)
+    blobs = tmp_path / "blobs"
+    for key in ("jobs/a/job.json", "jobs/a/repos/r1", "jobs/b/job.json"):
+        backend.put(key, b"{}")
+    backend.delete("jobs/a/repos/r1")
+    assert not (blobs / "jobs/a/repos").exists() and (blobs / "jobs/a/job.json").is_file()
+    backend.delete("jobs/a/job.json")
+    assert not (blobs / "jobs/a").exists() and (blobs / "jobs/b").is_dir()
+    backend.delete("jobs/b/job.json")
+    assert not (blobs / "jobs").exists() and blobs.is_dir(), "the blob root stays"
+    assert not backend.delete("jobs/b/job.json"), "deleting what is gone says so"
+    backend.put("jobs/a/repos/r1", b"again")
+    assert backend.get("jobs/a/repos/r1").data == b"again"
+
+
+def test_writers_and_deleters_of_one_folder_never_fail_each_other(tmp_path: Path) -> None:
+    # each delete prunes the folder the moment it is empty, while the other threads write into it
+    backend = LocalBackend(tmp_path)
+    errors: list[BaseException] = []
+
+    def churn(n: int) -> None:
+        try:
+            for i in range(150):
+                key = f"jobs/shared/repos/w{n}-{i}"
+                backend.put(key, b"x", create_only=i % 2 == 0)
+                assert backend.get(key).data == b"x"
+                assert backend.delete(key)
+        except BaseException as exc:  # a failed assert in a thread is reported by the main one
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert not (tmp_path / "blobs" / "jobs").exists(), "the last delete pruned every folder"
