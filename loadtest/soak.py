@@ -97,7 +97,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True, name="rss-sampler")
         self.pids, self.every, self.mappings = pids, every, mappings
         self.rows: list[dict[str, float]] = []
-        self.mapping_rows: list[dict[str, float]] = []
+        self.mapping_rows: list[dict[str, Any]] = []
         self.stopped = threading.Event()
         self.started_at = time.monotonic()
 
@@ -106,26 +106,16 @@ class RssSampler(threading.Thread):
         for name, pid in self.pids.items():
             try:
                 process = psutil.Process(pid)
-                row[name] = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+                family = [process, *process.children(recursive=True)]
+                row[name] = sum(p.memory_info().rss for p in family)
             except psutil.Error:
                 row[name] = float("nan")
-            if self.mappings:
-                self.mapping_rows.extend(self._mapping_rows(row["seconds"], name, pid))
+                continue
+            if self.mappings:  # one row per member of the family, its resident kB per mapping class
+                self.mapping_rows.extend({"seconds": row["seconds"], "process": name, "pid": member.pid, **totals}
+                                         for member in family
+                                         if (totals := resident_by_class(member.pid)) is not None)
         self.rows.append(row)
-
-    @staticmethod
-    def _mapping_rows(seconds: float, name: str, pid: int) -> list[dict[str, Any]]:
-        """One row per process (the named one and each child) with its resident kB per mapping class."""
-        try:
-            family = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
-        except psutil.Error:
-            return []
-        rows = []
-        for member in family:
-            totals = resident_by_class(member)
-            if totals is not None:
-                rows.append({"seconds": seconds, "process": name, "pid": member, **totals})
-        return rows
 
     def run(self) -> None:
         while not self.stopped.is_set():

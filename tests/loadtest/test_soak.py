@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from loadtest.mappings import CLASSES
-from loadtest.soak import allocation_growth, mapping_growth, worker_names
+from loadtest.soak import RssSampler, allocation_growth, mapping_growth, worker_names
 
 
 def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
@@ -43,3 +48,17 @@ def test_mapping_classes_are_summed_over_a_process_family_and_get_a_slope() -> N
     assert stacks["first_mb"] == 2.0 and stacks["last_mb"] == round(2 * (1 + 1000 / 1024), 1)
     assert growth["thread_stacks"]["slope_mb_per_hour_after_warmup"] == round(2 * 1000 / 1024, 1)
     assert growth["heap"] == {"first_mb": 4.0, "last_mb": 4.0, "slope_mb_per_hour_after_warmup": 0.0}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/smaps is Linux's")
+def test_the_sampler_splits_each_member_of_a_process_family_by_mapping() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sampler = RssSampler({"tests": os.getpid()}, every=1, mappings=True)
+        sampler.sample()
+    finally:
+        child.kill()
+        child.wait()
+    assert {row["pid"] for row in sampler.mapping_rows} == {os.getpid(), child.pid}
+    assert all(set(CLASSES) <= set(row) and row["process"] == "tests" for row in sampler.mapping_rows)
+    assert sum(row["files"] for row in sampler.mapping_rows) > 0
