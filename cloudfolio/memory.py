@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 from services.core.heap_usage import heap_usage
@@ -53,12 +55,16 @@ def bound_malloc_arenas() -> bool:
 class AllocationWatch(threading.Thread):
     """Appends, every ``every`` seconds, one JSON object per line to ``folder/<role>-<pid>.jsonl``:
     ``seconds``, ``rss_mb``, the C heap's ``heap_in_use_mb`` and ``heap_free_mb``
-    (:mod:`services.core.heap_usage`) and, while tracemalloc traces, ``traced_mb`` and ``top`` (the
+    (:mod:`services.core.heap_usage`), ``py_blocks`` (pymalloc's live blocks, ``sys.getallocatedblocks``),
+    ``gc_objects`` and ``types`` (the object types whose count grew most since the first snapshot:
+    ``type``, ``count``, ``delta``) and, while tracemalloc traces, ``traced_mb`` and ``top`` (the
     top growth since the first snapshot by source line: ``where``, ``size_kb``, ``delta_kb``, ``count``).
 
     Growth that levels off is a cache filling; a line whose ``delta_kb`` keeps rising is a leak. RSS
     growing while ``traced_mb`` and ``heap_in_use_mb`` stay flat is the allocator keeping freed memory
-    (``heap_free_mb``, or pymalloc's arenas), not objects.
+    (``heap_free_mb``, or pymalloc's arenas), not objects; ``py_blocks`` flat under rising RSS is
+    pymalloc's arenas fragmenting, ``py_blocks`` rising with one type's ``delta`` is objects kept alive.
+    The census walks every tracked object (tens of ms for a worker): diagnostics, off by default.
 
     Parameters:
       folder(Path): where the file goes (made if missing).
@@ -75,6 +81,7 @@ class AllocationWatch(threading.Thread):
         self.stopped = threading.Event()
         self._began = time.monotonic()
         self._baseline: tracemalloc.Snapshot | None = None
+        self._census: Counter[str] | None = None
 
     def snapshot(self) -> dict[str, object]:
         row: dict[str, object] = {"seconds": round(time.monotonic() - self._began, 1),
@@ -82,6 +89,7 @@ class AllocationWatch(threading.Thread):
         heap = heap_usage()
         if heap is not None:
             row |= {"heap_in_use_mb": round(heap["in_use"] / 2**20, 2), "heap_free_mb": round(heap["free"] / 2**20, 2)}
+        row |= self._type_census()
         if tracemalloc.is_tracing():
             current = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
             if self._baseline is None:
@@ -94,6 +102,15 @@ class AllocationWatch(threading.Thread):
         with self.path.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
         return row
+
+    def _type_census(self) -> dict[str, object]:
+        """Live blocks, tracked objects, and the types whose count grew most since the first census."""
+        census = Counter(type(o).__qualname__ for o in gc.get_objects())
+        if self._census is None:
+            self._census = census
+        growth = sorted(((n - self._census.get(name, 0), name, n) for name, n in census.items()), reverse=True)
+        return {"py_blocks": sys.getallocatedblocks(), "gc_objects": sum(census.values()),
+                "types": [{"type": name, "count": n, "delta": delta} for delta, name, n in growth[: self.top]]}
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):

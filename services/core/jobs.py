@@ -389,7 +389,7 @@ class JobStore:
         """Delete the job's blobs, its document last: a delete cut short leaves the (expired) document,
         so the next sweep finds the job and finishes the delete."""
         document = job_key(job_id)
-        for info in list(self.storage.list(job_prefix(job_id))):
-            if info.key != document:
-                self.storage.delete(info.key)
+        for key in list(self.storage.keys(job_prefix(job_id))):
+            if key != document:
+                self.storage.delete(key)
         self.storage.delete(document)

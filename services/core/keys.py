@@ -89,6 +89,14 @@ class CacheKeys:
         return f"{self._p}models/{validate_username(username)}/"
 
 
+#: Every job's blobs live in a folder of its own under this prefix.
+JOBS_PREFIX = "jobs/"
+
+
+def is_job_id(value: object) -> bool:
+    return isinstance(value, str) and _JOB_ID.fullmatch(value) is not None
+
+
 def job_key(job_id: str) -> str:
     return f"jobs/{validate_job_id(job_id)}/job.json"
 

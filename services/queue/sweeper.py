@@ -24,6 +24,7 @@ from typing import Protocol
 from services.core.inflight import waits_for
 from services.core.job_listing import job_ids
 from services.core.jobs import Job, JobNotFound, JobStatus, JobStore
+from services.core.keys import job_key
 from services.core.periodic import Periodic
 
 log = logging.getLogger("cloudfolio.sweeper")
@@ -92,7 +93,7 @@ def sweep_jobs(jobs: JobStore, deadline_seconds: int, now: datetime | None = Non
     counts = {"failed": 0, "deleted": 0, "resent": 0}
     for job_id in job_ids(jobs.storage):
         try:
-            job = Job(**json.loads(jobs.storage.get(f"jobs/{job_id}/job.json").data))
+            job = Job(**json.loads(jobs.storage.get(job_key(job_id)).data))
         except Exception:  # deleted meanwhile, or unreadable: nothing to do with it here
             continue
         if datetime.fromisoformat(job.expires_at) <= now:

@@ -21,12 +21,13 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobBlock, BlobServiceClient, ContentSettings, LinearRetry
+from azure.storage.blob import BlobBlock, BlobPrefix, BlobServiceClient, ContentSettings, LinearRetry
 
 from services.core.storage.base import (
     AlreadyExists,
     BlobInfo,
     BlobNotFound,
+    InvalidKey,
     Metadata,
     PreconditionFailed,
     StorageBackend,
@@ -254,6 +255,26 @@ class AzureBlobBackend(StorageBackend):
         try:
             for props in self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
                 yield self._info(props.name, props)
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot list {prefix!r}: {exc}") from exc
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        self._ensure_container()
+        validate_prefix(prefix)
+        try:
+            yield from self._container.list_blob_names(name_starts_with=prefix or None)
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot list {prefix!r}: {exc}") from exc
+
+    def folders(self, prefix: str = "") -> Iterator[str]:
+        if prefix and not prefix.endswith("/"):
+            raise InvalidKey(f"a folder prefix ends in '/': {prefix!r}")
+        self._ensure_container()
+        validate_prefix(prefix)
+        try:  # one listing with a delimiter: the service rolls each folder's blobs into one prefix
+            for item in self._container.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+                if isinstance(item, BlobPrefix):
+                    yield item.name[len(prefix):].rstrip("/")
         except AzureError as exc:
             raise StorageUnavailable(f"cannot list {prefix!r}: {exc}") from exc
 

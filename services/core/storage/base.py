@@ -147,9 +147,28 @@ class StorageBackend(ABC):
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
         """Every blob whose key starts with ``prefix``, with metadata, in key order."""
 
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key that starts with ``prefix``, in key order, without reading any blob's info
+        (a sweep over thousands of jobs needs their names, not a head of every marker)."""
+        for info in self.list(prefix):
+            yield info.key
+
+    def folders(self, prefix: str = "") -> Iterator[str]:
+        """The names of the folders right under ``prefix`` (empty, or ending in ``/``), in order: for
+        ``jobs/`` the job ids, one per job however many blobs each holds. Backends list the folder
+        itself where they can; this default derives the names from every key."""
+        if prefix and not prefix.endswith("/"):
+            raise InvalidKey(f"a folder prefix ends in '/': {prefix!r}")
+        last = None
+        for key in self.keys(prefix):
+            name, slash, _rest = key[len(prefix):].partition("/")
+            if slash and name != last:
+                last = name
+                yield name
+
     def count(self, prefix: str) -> int:
-        """Number of blobs under ``prefix``; backends override it when names alone suffice."""
-        return sum(1 for _info in self.list(prefix))
+        """Number of blobs under ``prefix``, from names alone."""
+        return sum(1 for _key in self.keys(prefix))
 
     def exists(self, key: str) -> bool:
         try:

@@ -37,6 +37,7 @@ from services.core.storage.base import (
     AlreadyExists,
     BlobInfo,
     BlobNotFound,
+    InvalidKey,
     Metadata,
     PreconditionFailed,
     StorageBackend,
@@ -315,6 +316,24 @@ class LocalBackend(StorageBackend):
                 if key.startswith(prefix):
                     found.append(key)
         return sorted(found)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        return iter(self._keys(prefix))
+
+    def folders(self, prefix: str = "") -> Iterator[str]:
+        if prefix and not prefix.endswith("/"):
+            raise InvalidKey(f"a folder prefix ends in '/': {prefix!r}")
+        validate_prefix(prefix)
+        try:
+            with os.scandir(self._blobs / prefix if prefix else self._blobs) as entries:
+                names = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return iter(())
+        # a folder a delete emptied but did not prune yet holds nothing: leave it out like the default
+        return (name for name in sorted(names) if self._holds_a_blob(f"{prefix}{name}/"))
+
+    def _holds_a_blob(self, prefix: str) -> bool:
+        return any(files for _dirpath, _dirs, files in os.walk(self._blobs / prefix))
 
     def count(self, prefix: str) -> int:
         return len(self._keys(prefix))

@@ -82,6 +82,26 @@ def test_list_by_prefix_in_key_order_with_metadata(storage: StorageBackend) -> N
     assert len(list(storage.list())) == 5
 
 
+def test_keys_and_folders_name_what_is_stored_without_reading_it(storage: StorageBackend) -> None:
+    for key in ["jobs/1/repos/b", "jobs/1/job.json", "jobs/12/x", "jobs/2/repos/c", "jobs/top", "other"]:
+        storage.put(key, b"x")
+    assert list(storage.keys("jobs/1/")) == ["jobs/1/job.json", "jobs/1/repos/b"]
+    assert list(storage.keys("jobs/1")) == ["jobs/1/job.json", "jobs/1/repos/b", "jobs/12/x"]
+    assert list(storage.keys()) == sorted(info.key for info in storage.list())
+    # one name per folder right under the prefix, however deep its blobs; blobs beside them are not folders
+    assert list(storage.folders("jobs/")) == ["1", "12", "2"]
+    assert list(storage.folders("jobs/1/")) == ["repos"]
+    assert list(storage.folders()) == ["jobs"]
+    assert list(storage.folders("nothing/")) == []
+    storage.delete("jobs/12/x")
+    assert list(storage.folders("jobs/")) == ["1", "2"]
+    assert storage.count("jobs/") == 4
+    with pytest.raises(InvalidKey):
+        list(storage.folders("jobs"))
+    with pytest.raises(InvalidKey):
+        list(storage.folders("../"))
+
+
 @pytest.mark.parametrize("key", ["../escape", "a/../../b", "/abs", "a\x00", ""])
 def test_unsafe_keys_are_refused_everywhere(storage: StorageBackend, key: str) -> None:
     with pytest.raises(InvalidKey):
