@@ -93,6 +93,24 @@ def test_without_tracing_the_watch_writes_rss_and_the_c_heap_only(tmp_path: Path
             watch.join(timeout=5)
 
 
+class Kept:
+    """Objects a test keeps alive between two censuses."""
+
+
+def test_the_census_names_the_type_whose_objects_pile_up(tmp_path: Path) -> None:
+    watch = AllocationWatch(tmp_path / "memory", "worker", every=60)
+    first = watch.snapshot()
+    kept = [Kept() for _ in range(20_000)]
+    second = watch.snapshot()
+    grown = {t["type"]: t for t in second["types"]}  # type: ignore[attr-defined]
+    assert grown["Kept"]["delta"] >= 20_000 and grown["Kept"]["count"] >= 20_000
+    assert second["py_blocks"] >= first["py_blocks"] + 19_000  # type: ignore[operator]
+    assert second["gc_objects"] >= first["gc_objects"] + 19_000  # type: ignore[operator]
+    del kept
+    third = watch.snapshot()
+    assert "Kept" not in {t["type"] for t in third["types"] if t["delta"] > 0}  # type: ignore[attr-defined]
+
+
 def grow(hoard: list[bytes]) -> None:
     hoard.extend(bytes(4096) + bytes([i % 256]) for i in range(256))  # about 1 MB more each call
 

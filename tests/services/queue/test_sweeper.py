@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +39,39 @@ def test_expired_jobs_are_deleted_with_their_markers(local_storage: LocalBackend
     assert list(local_storage.list("jobs/")) == []
     with pytest.raises(JobNotFound):
         jobs.get(job.job_id)
+
+
+class ReadCounting(LocalBackend):
+    """A local backend that remembers which blobs were read or listed with their info."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read: list[str] = []
+
+    def get(self, key: str):  # type: ignore[no-untyped-def]
+        self.read.append(key)
+        return super().get(key)
+
+    def head(self, key: str):  # type: ignore[no-untyped-def]
+        self.read.append(key)
+        return super().head(key)
+
+
+def test_a_sweep_of_finished_jobs_reads_their_documents_and_nothing_else(tmp_path: Path) -> None:
+    storage = ReadCounting(tmp_path)
+    jobs = JobStore(storage)
+    ids = []
+    for _ in range(5):
+        job = jobs.create("octocat")
+        jobs.set_total(job.job_id, 20)
+        for repo in range(20):
+            jobs.record_repo(job.job_id, f"repo{repo}")
+        jobs.complete(job.job_id, bundle_fingerprint="f" * 32, repos_count=20)
+        ids.append(job.job_id)
+    storage.read.clear()
+    assert sweep_jobs(jobs, deadline_seconds=60) == {"failed": 0, "deleted": 0, "resent": 0}
+    # a job's 20 markers are neither listed with their info nor read: the sweep's cost is per job
+    assert sorted(storage.read) == sorted(f"jobs/{job_id}/job.json" for job_id in ids)
 
 
 def test_sweeper_thread_runs_and_stops(local_storage: LocalBackend) -> None:
