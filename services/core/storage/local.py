@@ -303,18 +303,27 @@ class LocalBackend(StorageBackend):
             folder = folder.parent
 
     def _keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted. Only folders that can hold such a key are entered: the
+        live namespace keeps its records at the root (the legacy cache names), and a walk of the
+        whole root for one user's records would read every job's markers too."""
         validate_prefix(prefix)
         folder = prefix.rpartition("/")[0]
-        start = self._blobs / folder if folder else self._blobs
-        if not start.is_dir():
-            return []
         found: list[str] = []
-        for dirpath, _dirs, files in os.walk(start):
-            relative = Path(dirpath).relative_to(self._blobs).as_posix()
-            for filename in files:
-                key = filename if relative == "." else f"{relative}/{filename}"
-                if key.startswith(prefix):
-                    found.append(key)
+        pending = [(self._blobs / folder if folder else self._blobs, folder)]
+        while pending:
+            path, relative = pending.pop()
+            try:
+                with os.scandir(path) as entries:
+                    listed = [(entry.name, entry.is_dir(), entry.is_symlink()) for entry in entries]
+            except OSError:  # pruned by a delete meanwhile (os.walk skips such folders too)
+                continue
+            for name, is_dir, is_link in listed:
+                key = f"{relative}/{name}" if relative else name
+                if not is_dir:
+                    if key.startswith(prefix):
+                        found.append(key)
+                elif not is_link and _may_hold(key + "/", prefix):  # a linked folder is neither listed nor entered
+                    pending.append((path / name, key))
         return sorted(found)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
@@ -358,6 +367,11 @@ class LocalBackend(StorageBackend):
             probe.unlink()
         except OSError as exc:
             raise StorageUnavailable(f"local storage at {self.root} is not writable: {exc}") from exc
+
+
+def _may_hold(folder: str, prefix: str) -> bool:
+    """Whether keys under ``folder`` (ending in ``/``) can start with ``prefix``."""
+    return folder.startswith(prefix) or prefix.startswith(folder)
 
 
 def _identity(found: os.stat_result) -> tuple[int, int, int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -116,3 +117,25 @@ def test_writers_and_deleters_of_one_folder_never_fail_each_other(tmp_path: Path
         thread.join()
     assert errors == []
     assert not (tmp_path / "blobs" / "jobs").exists(), "the last delete pruned every folder"
+
+
+def test_a_listing_enters_only_the_folders_that_can_hold_its_keys(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = LocalBackend(tmp_path)
+    for key in ["repo_level_bundle_ann_a", "repo_level_bundle_ann_b", "repo_level_bundle_bob_a",
+                "repo_level_bundle_ann_dir/x", "jobs/1/job.json", "jobs/1/repos/a", "models/ann/m.zip"]:
+        storage.put(key, b"x")
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def spying(path):  # type: ignore[no-untyped-def]
+        scanned.append(Path(path).relative_to(storage.root / "blobs").as_posix())
+        return real_scandir(path)
+
+    monkeypatch.setattr("services.core.storage.local.os.scandir", spying)
+    # the live namespace's records sit at the root: one user's listing must not walk every job's markers
+    assert list(storage.keys("repo_level_bundle_ann_")) == [
+        "repo_level_bundle_ann_a", "repo_level_bundle_ann_b", "repo_level_bundle_ann_dir/x"]
+    assert sorted(scanned) == [".", "repo_level_bundle_ann_dir"]
+    scanned.clear()
+    assert storage.count("jobs/1/") == 2 and sorted(scanned) == ["jobs/1", "jobs/1/repos"]
