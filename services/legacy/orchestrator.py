@@ -94,6 +94,13 @@ class LegacyOrchestrator:
         return job
 
     def _run(self, instance_id: str, username: str, force: bool) -> None:
+        try:
+            self._orchestrate(instance_id, username, force)
+        finally:  # a termination is looked at once, here: nothing keeps its id afterwards
+            with self._lock:
+                self._terminated.discard(instance_id)
+
+    def _orchestrate(self, instance_id: str, username: str, force: bool) -> None:
         self.jobs.set_total(instance_id, 0)  # Running
         try:
             result = refresh_inline(self.source, self.cache, username, force=force, workers=MAX_ACTIVITIES)
@@ -127,7 +134,11 @@ class LegacyOrchestrator:
             job.reasons.append(f"terminated: {reason}")
             return None
 
-        return self.jobs.update(instance_id, change)
+        job = self.jobs.update(instance_id, change)
+        if not job.extra.get("terminated"):  # it had ended on its own: no orchestration will look
+            with self._lock:
+                self._terminated.discard(instance_id)
+        return job
 
     def output(self, job: Job) -> list[dict[str, Any]] | None:
         if job.status != JobStatus.COMPLETED:

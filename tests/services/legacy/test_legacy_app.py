@@ -12,7 +12,7 @@ import pytest
 from cloudfolio.devserver.threaded import ServerThread
 from router.legacy_client import LegacyClient, LegacyProtocolError
 from services.core.fingerprints import bundle_fingerprint, bundle_fingerprint_of_records, metadata_fingerprint
-from services.core.jobs import JobStore
+from services.core.jobs import JobStatus, JobStore
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from services.core.storage.local import LocalBackend
 from services.legacy.app import create_legacy_app
@@ -107,6 +107,20 @@ def test_terminate(legacy: tuple[str, LegacyOrchestrator]) -> None:
     assert terminate.status_code == 202
     status = httpx.get(f"{url}/runtime/webhooks/durabletask/instances/{job.job_id}", headers={"x-functions-key": KEY})
     assert status.status_code == 200 and status.json()["runtimeStatus"] == "Terminated"
+
+
+def test_a_termination_is_forgotten_once_seen_or_when_there_is_nothing_to_stop(
+        legacy: tuple[str, LegacyOrchestrator]) -> None:
+    _url, orchestrator = legacy
+    finished = orchestrator.jobs.create("octocat", mode="legacy")
+    orchestrator.jobs.complete(finished.job_id, bundle_fingerprint="f" * 32, repos_count=3)
+    assert orchestrator.terminate(finished.job_id, "late").status == JobStatus.COMPLETED
+    waiting = orchestrator.jobs.create("octocat", mode="legacy")
+    orchestrator.terminate(waiting.job_id, "test")
+    assert orchestrator._terminated == {waiting.job_id}  # the orchestration has not looked yet
+    orchestrator._run(waiting.job_id, "octocat", False)  # it runs, sees the termination, keeps the job failed
+    assert orchestrator.jobs.get(waiting.job_id).extra["terminated"] is True
+    assert orchestrator._terminated == set()  # nothing kept for ever, however many terminations
 
 
 @pytest.mark.parametrize(("body", "status"), [
