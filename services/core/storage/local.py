@@ -190,15 +190,19 @@ class LocalBackend(StorageBackend):
         known = self._heads.get(key)
         if known is not None and known[0] == _identity(found):
             return known[1]
-        handle, path = self._open(key)
-        with handle:
-            trailer, body_size = self._read_trailer(handle, key)
-            info = self._info(key, handle, trailer, body_size)
-            identity = _identity(os.fstat(handle.fileno()))
+        identity, info = self._read_head(key)
         if len(self._heads) >= _HEAD_CACHE:
             self._heads.clear()
         self._heads[key] = (identity, info)
         return info
+
+    def _read_head(self, key: str) -> tuple[tuple[int, int, int, int], BlobInfo]:
+        """The info in the blob's trailer, and the identity of the file it was read from."""
+        handle, _path = self._open(key)
+        with handle:
+            trailer, body_size = self._read_trailer(handle, key)
+            info = self._info(key, handle, trailer, body_size)
+            return _identity(os.fstat(handle.fileno())), info
 
     def put(
         self,
@@ -350,7 +354,9 @@ class LocalBackend(StorageBackend):
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
         for key in self._keys(prefix):
             try:
-                yield self.head(key)
+                # not through the head cache: a listing would fill it with every job's markers, each
+                # read once, pushing out the heads a process reads again and again (its bundles)
+                yield self._read_head(key)[1]
             except BlobNotFound:
                 continue  # deleted while we listed
 

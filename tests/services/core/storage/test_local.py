@@ -69,6 +69,20 @@ def test_a_head_of_an_unchanged_blob_opens_nothing_and_any_write_is_seen(tmp_pat
         backend.head("bundle")
 
 
+def test_a_listing_leaves_the_heads_a_process_keeps_reading_cached(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("services.core.storage.local._HEAD_CACHE", 4)
+    backend = OpenCounting(tmp_path)
+    backend.put("bundle", b"one")
+    for repo in range(10):
+        backend.put(f"jobs/1/repos/r{repo}", b"x", metadata={"outcome": "completed"})
+    backend.head("bundle")
+    assert [info.metadata["outcome"] for info in backend.list("jobs/1/repos/")] == ["completed"] * 10
+    opened = backend.opened
+    backend.head("bundle")
+    assert backend.opened == opened, "ten markers read once by a listing pushed the bundle's head out"
+
+
 def test_a_head_never_follows_a_planted_symlink(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "root")
     backend.put("real", b"data")
