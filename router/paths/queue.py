@@ -2,9 +2,10 @@
 
 A refresh answers ``cached`` when a job verified the bundle against the source within
 ``freshness_seconds`` (the router never calls GitHub); otherwise it joins the user's job in flight
-or creates one (storage only, in the request thread pool) and sends a new job's plan through a few
-dedicated sender threads, never the request pool (Dramatiq #520: one broker connection per sending
-thread). Bundles go out as stored: the records are spliced in without decoding them, and
+or creates one (storage only: on the event loop when storage is local files, whose few operations
+cost less than a thread hop; in the request thread pool when it is a network service) and sends a
+new job's plan through a few dedicated sender threads, never the request pool (Dramatiq #520: one
+broker connection per sending thread). Bundles go out as stored: the records are spliced in without decoding them, and
 the spliced answer is kept in a bounded memory cache (:class:`~router.paths.bodies.BodyCache`)
 that is used only while the blob's storage etag is unchanged; the ETag sent to clients comes from
 that storage etag, so a client's ``If-None-Match`` is answered from a head alone.
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -41,6 +42,8 @@ from services.core.keys import Namespace
 from services.core.serving import ServingPath
 from services.core.storage import BlobInfo, BlobNotFound
 from services.queue.pipeline import Pipeline
+
+T = TypeVar("T")
 
 
 class QueuePath:
@@ -81,18 +84,26 @@ class QueuePath:
         """``verify``: check GitHub now even when the bundle was verified within the freshness window."""
         namespace = Namespace.SHADOW if shadow else Namespace.LIVE
         if not force and not verify:
-            fresh = await run_in_threadpool(self._fresh, username, namespace)
+            fresh = await self._storage_work(self._fresh, username, namespace)
             if fresh is not None:
                 return Run(self.name, username, cached=fresh)
-        # the storage work (joining or creating the job) runs in the request pool; only a new job's
-        # send goes to the few broker threads, so refreshes that join a job never queue behind sends
-        admission = await run_in_threadpool(lambda: self.pipeline.admit_refresh(
+        # the storage work (joining or creating the job) runs inline or in the request pool; only a new
+        # job's send goes to the few broker threads, so refreshes that join a job never queue behind sends
+        admission = await self._storage_work(lambda: self.pipeline.admit_refresh(
             username, force=force, mode=namespace, extra={"path": self.name}))
         if admission.created:
             # the sender thread sends in this request's context, so the plan message carries its trace
             send = functools.partial(contextvars.copy_context().run, self.pipeline.send_first_plan, admission.job)
             await asyncio.get_running_loop().run_in_executor(self.sender, send)
         return Run(self.name, username, job=admission.job)
+
+    async def _storage_work(self, work: Callable[..., T], *args: Any) -> T:
+        """Run a refresh's few storage operations: inline where storage is local files (a thread hop and
+        the GIL's hand-offs cost more than the work, and under load they made the refresh's tail),
+        in the request thread pool where it is a network service."""
+        if self.pipeline.backends.storage.inline_io:
+            return work(*args)
+        return await run_in_threadpool(work, *args)
 
     async def status(self, job: Job) -> dict[str, Any]:
         progress = self.jobs.progress_of(job)  # from the job just read: a poll lists no markers

@@ -116,6 +116,9 @@ class StorageBackend(ABC):
     #: True when a head is a local file read of microseconds: an event loop may call it inline
     #: instead of paying a thread hop. Network backends keep False.
     inline_head = False
+    #: True when a few reads and writes are local file operations of well under a millisecond: a
+    #: request may do them on its event loop rather than in a thread. Network backends keep False.
+    inline_io = False
 
     @abstractmethod
     def get(self, key: str) -> StoredBlob:
