@@ -9,14 +9,18 @@
 
 Every refresh is one Locust entry, ``POST refresh``, so its percentiles are the answer's. The id of
 each accepted job (202) is appended to the file ``CLOUDFOLIO_LOADTEST_JOBS`` as ``user job_id``, so
-the benchmark can check afterwards that every accepted job completed. Users come from
-``CLOUDFOLIO_LOADTEST_USERS`` (comma-separated).
+the benchmark can check afterwards that every accepted job completed; each refresh's start (Unix
+seconds) and response time (ms) go to ``CLOUDFOLIO_LOADTEST_TIMINGS``, so it can leave the first
+seconds (every user's first request at once, and their connections opened) out of a steady-state
+percentile. Users come from ``CLOUDFOLIO_LOADTEST_USERS`` (comma-separated).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import time
 
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -24,6 +28,8 @@ from locust.contrib.fasthttp import FastHttpUser
 USERS = [u for u in os.environ.get("CLOUDFOLIO_LOADTEST_USERS", "yungryce").split(",") if u]
 MIX = os.environ.get("CLOUDFOLIO_LOADTEST_MIX", "refresh")
 JOBS = open(os.environ.get("CLOUDFOLIO_LOADTEST_JOBS", os.devnull), "a", encoding="utf-8")  # noqa: SIM115
+TIMINGS = open(os.environ.get("CLOUDFOLIO_LOADTEST_TIMINGS", os.devnull), "a", encoding="utf-8")  # noqa: SIM115
+atexit.register(TIMINGS.close)  # buffered (one line per refresh): written out when Locust exits
 
 
 class RefreshingUser(FastHttpUser):
@@ -39,8 +45,10 @@ class RefreshingUser(FastHttpUser):
             self._refresh(user, force=MIX == "refresh" and random.random() < 0.4)
 
     def _refresh(self, user: str, force: bool) -> None:
+        started = time.time()
         with self.client.post(f"/bundles/{user}/refresh", json={"force": force}, name="POST refresh",
                               catch_response=True) as reply:
+            TIMINGS.write(f"{started:.3f} {reply.request_meta['response_time']:.2f}\n")
             if reply.status_code not in (200, 202):
                 reply.failure(f"HTTP {reply.status_code}")
                 return

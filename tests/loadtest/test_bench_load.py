@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from loadtest.bench_load import server_p99_bound
+from pathlib import Path
+
+from loadtest.bench_load import percentiles, server_p99_bound
 
 INF = float("inf")
 
@@ -17,3 +19,17 @@ def test_the_bound_holds_99_percent_of_the_refreshes_between_two_readings() -> N
     after_slowest = {**after, 0.025: 1085.0, 0.1: 1085.0}  # 15 slower than the largest bound
     assert server_p99_bound(before, after_slowest) == "> 100"
     assert server_p99_bound(after, after) == "-"
+
+
+def test_steady_percentiles_leave_out_the_first_seconds(tmp_path: Path) -> None:
+    timings = tmp_path / "timings.txt"
+    first = 1_000.0
+    # the first second: every user's first refresh at once, slow; afterwards 100 refreshes of 1..100 ms
+    lines = [f"{first + i / 100:.3f} 500.00" for i in range(50)]
+    lines += [f"{first + 10 + i / 10:.3f} {i + 1:.2f}" for i in range(100)]
+    timings.write_text("\n".join(lines) + "\n")
+    assert percentiles(timings) == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    assert percentiles(timings, skip_seconds=0)["p99"] == 500.0
+    empty = tmp_path / "empty.txt"
+    empty.touch()
+    assert percentiles(empty) == {}
