@@ -1,7 +1,7 @@
 """Local-folder storage backend: the embedded default, safe with several processes.
 
 Layout under the root folder: ``blobs/<key>`` holds each blob, ``tmp/`` holds writes in progress,
-``locks/`` holds the lock stripes for conditional writes. A blob file is the body bytes followed by
+``locks/`` holds the lock stripes for conditional writes and for folders. A blob file is the body bytes followed by
 a trailer (JSON with etag, metadata and content type, then its length and a magic tag), so content
 and metadata change together in one atomic ``rename``, and metadata computed while streaming the
 body (a bundle's fingerprint) is written after it.
@@ -11,7 +11,9 @@ body (a bundle's fingerprint) is written after it.
   like ``O_EXCL``, and the blob is complete the moment it becomes visible.
 - ``if_match`` writes and deletes hold an ``flock`` stripe while they compare etags and rename.
 - A delete removes the folders it leaves empty, so keys that are gone (expired jobs) leave nothing
-  behind for later listings to walk.
+  behind for later listings to walk. It removes each under the folder's lock stripe; a write that
+  keeps finding its folder pruned makes it and links into it under the same stripe, so no writer
+  fails however many deletes race it.
 - Etags are random per write, so two writes of equal bytes still differ (as Azure's do).
 Durability on power loss is not attempted (no fsync); a crash leaves old or new content, plus at
 worst a stray file in ``tmp/``.
@@ -58,8 +60,12 @@ LOCK_STRIPES = 64
 _FOLDER_CACHE = 1024
 #: Heads remembered by file identity (a stat then answers a head without opening the blob).
 _HEAD_CACHE = 4096
-#: Times a write makes its folder again when deletes pruning it keep winning the race.
-_FOLDER_RACES = 20
+#: Times a write makes its folder again, unlocked, before it holds the folder's lock (deletes pruning
+#: the folder take it too, so a write that keeps losing that race wins it under the lock).
+_FOLDER_RACES = 3
+#: Times a write holding its folder's lock makes the folder (a parent can still be pruned between two
+#: of the mkdirs while it is empty, by a delete in a sibling folder).
+_MAKE_TRIES = 20
 
 
 class LocalBackend(StorageBackend):
@@ -86,7 +92,8 @@ class LocalBackend(StorageBackend):
         self._heads: dict[str, tuple[tuple[int, int, int, int], BlobInfo]] = {}
         # one open lock file per stripe, shared by this process's threads: flock excludes other
         # processes, the thread lock excludes our own threads (flock is per open file, not per thread)
-        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        # (stripes 0..LOCK_STRIPES-1 lock keys, the next LOCK_STRIPES lock folders: never the same lock)
+        self._stripes = [threading.Lock() for _ in range(2 * LOCK_STRIPES)]
         self._stripe_files: dict[int, BinaryIO] = {}
         self._stripe_guard = threading.Lock()
 
@@ -111,8 +118,9 @@ class LocalBackend(StorageBackend):
         return folder
 
     @contextlib.contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
-        stripe = zlib.crc32(key.encode()) % LOCK_STRIPES
+    def _locked(self, key: str, *, folder: bool = False) -> Iterator[None]:
+        """Hold the lock stripe of a key (or, with ``folder``, of a folder) in this process and in others."""
+        stripe = zlib.crc32(key.encode()) % LOCK_STRIPES + (LOCK_STRIPES if folder else 0)
         with self._stripes[stripe]:
             handle = self._stripe_file(stripe)
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -254,7 +262,14 @@ class LocalBackend(StorageBackend):
             except FileNotFoundError:  # the first blob of its folder (or a delete just pruned it): make it
                 with contextlib.suppress(FileNotFoundError, FileExistsError):  # a prune raced the making
                     os.makedirs(path.parent, exist_ok=True)
-        return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
+        # deletes keep emptying and pruning the folder between our making it and linking into it: make
+        # it under its lock, which a prune takes too; once it holds our blob no prune can remove it
+        with self._locked(key.rpartition("/")[0], folder=True):
+            for _attempt in range(_MAKE_TRIES):
+                with contextlib.suppress(FileNotFoundError):  # a parent pruned between two of its mkdirs
+                    os.makedirs(path.parent, exist_ok=True)
+                    break
+            return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
 
     def _link_or_rename(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
         if create_only:
@@ -302,7 +317,8 @@ class LocalBackend(StorageBackend):
         folder again: :meth:`_commit`)."""
         while folder != self._blobs and self._blobs in folder.parents:
             try:
-                folder.rmdir()
+                with self._locked(folder.relative_to(self._blobs).as_posix(), folder=True):
+                    folder.rmdir()
             except OSError:  # not empty (the usual case), or already gone
                 return
             folder = folder.parent

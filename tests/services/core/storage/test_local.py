@@ -133,6 +133,34 @@ def test_writers_and_deleters_of_one_folder_never_fail_each_other(tmp_path: Path
     assert not (tmp_path / "blobs" / "jobs").exists(), "the last delete pruned every folder"
 
 
+def test_a_write_whose_folder_a_delete_prunes_every_time_still_lands(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # the worst interleaving, made deterministic: after every making of the folder, another thread's
+    # delete prunes it before the write can link into it (seen once under the whole suite's load)
+    backend = LocalBackend(tmp_path)
+    real_makedirs = os.makedirs
+    pruners: list[threading.Thread] = []
+
+    def made_then_pruned(path, exist_ok=False):  # type: ignore[no-untyped-def]
+        real_makedirs(path, exist_ok=exist_ok)
+        if Path(path).name != "repos":  # os.makedirs making the parents (it calls itself)
+            return
+        pruner = threading.Thread(target=backend._prune, args=(Path(path),))
+        pruners.append(pruner)
+        pruner.start()
+        pruner.join(timeout=0.5)  # a prune blocked by the writer's folder lock waits until it has linked
+
+    monkeypatch.setattr("services.core.storage.local.os.makedirs", made_then_pruned)
+    for n, create_only in enumerate([False, True]):
+        backend.put(f"jobs/7/repos/r{n}", b"x", create_only=create_only)
+        assert backend.get(f"jobs/7/repos/r{n}").data == b"x"
+        assert backend.delete(f"jobs/7/repos/r{n}")
+    for pruner in pruners:
+        pruner.join(timeout=5)
+    assert len(pruners) > 2, "the unlocked attempts lost to the prune"
+    assert not (tmp_path / "blobs" / "jobs").exists()
+
+
 def test_a_listing_enters_only_the_folders_that_can_hold_its_keys(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     storage = LocalBackend(tmp_path)
