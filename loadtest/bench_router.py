@@ -51,6 +51,9 @@ app = Starlette(routes=[Route('/memory', memory), Route('/storage', stored)])
 uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')
 """
 
+NO_WRK = ("Not measured: wrk is not installed (`apt-get install wrk`, or run `scripts/bench.sh`, "
+          "which installs it).")
+
 
 def _bare(port: int, body: Path, storage_root: Path, key: str) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port), str(body), str(storage_root), key],
@@ -84,7 +87,7 @@ def cached_get(repos: int = 16, extra: dict[str, str] | None = None, label: str 
     section = Section(f"Cached GET /bundles/{{user}}: router vs bare Starlette{label}",
                       ["server", "req/s", "p99 ms", "req/s vs bare from memory", "p99 vs bare from memory"])
     if not have_wrk():
-        section.notes.append("Not measured: wrk is not installed (`apt-get install wrk`).")
+        section.notes.append(NO_WRK)
         section.goals.append(Goal("cached GET >= 0.5x bare app from memory, p99 within 2x", "not measured", False))
         return section
     with stack_with_bundle(repos, extra) as (stack, user):
@@ -136,7 +139,7 @@ def tracing_overhead(repos: int = 16, rounds: int = 3) -> Section:
     section = Section("Tracing overhead: cached GET /bundles/{user}, router exporting spans vs not",
                       ["router", "req/s", "p99 ms", "req/s vs untraced", "p99 vs untraced"])
     if not have_wrk():
-        section.notes.append("Not measured: wrk is not installed (`apt-get install wrk`).")
+        section.notes.append(NO_WRK)
         section.goals.append(Goal("tracing costs the cached GET under 10 %", "not measured", False))
         return section
     sink = _otlp_sink()

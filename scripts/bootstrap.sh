@@ -72,6 +72,12 @@ ensure_redis() {
     apt_install Redis redis-server "the shared GitHub budget tests"
 }
 
+ensure_wrk() {
+    # wrk, a C load generator, for the benchmarks' router rows (a Python client saturates first)
+    command -v wrk >/dev/null 2>&1 && return 0
+    apt_install wrk wrk "the benchmark's router rows"
+}
+
 ensure_chromium() {
     # Debian's Chromium for the browser tests (Playwright drives it; no browser is ever downloaded)
     [ -x /usr/bin/chromium ] && return 0
