@@ -11,9 +11,8 @@ body (a bundle's fingerprint) is written after it.
   like ``O_EXCL``, and the blob is complete the moment it becomes visible.
 - ``if_match`` writes and deletes hold an ``flock`` stripe while they compare etags and rename.
 - A delete removes the folders it leaves empty, so keys that are gone (expired jobs) leave nothing
-  behind for later listings to walk. It removes each under the folder's lock stripe; a write that
-  keeps finding its folder pruned makes it and links into it under the same stripe, so no writer
-  fails however many deletes race it.
+  behind for later listings to walk, each under the folder's lock stripe: a write that keeps finding
+  its folder pruned makes it and links into it under that stripe, so no delete can make it fail.
 - Etags are random per write, so two writes of equal bytes still differ (as Azure's do).
 Durability on power loss is not attempted (no fsync); a crash leaves old or new content, plus at
 worst a stray file in ``tmp/``.
@@ -60,11 +59,9 @@ LOCK_STRIPES = 64
 _FOLDER_CACHE = 1024
 #: Heads remembered by file identity (a stat then answers a head without opening the blob).
 _HEAD_CACHE = 4096
-#: Times a write makes its folder again, unlocked, before it holds the folder's lock (deletes pruning
-#: the folder take it too, so a write that keeps losing that race wins it under the lock).
+#: Times a write makes its folder again, unlocked, before it takes the folder's lock (prunes take it too).
 _FOLDER_RACES = 3
-#: Times a write holding its folder's lock makes the folder (a parent can still be pruned between two
-#: of the mkdirs while it is empty, by a delete in a sibling folder).
+#: Times a write holding that lock makes the folder (a sibling's delete may prune an empty parent).
 _MAKE_TRIES = 20
 
 
