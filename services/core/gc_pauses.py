@@ -24,7 +24,9 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-_lock = threading.Lock()
+# re-entrant: a collection can start in a thread holding it (any allocation under it may trigger one),
+# and the hook then takes it again in that thread; a plain Lock deadlocked the router that way
+_lock = threading.RLock()
 _counts = [[0] * (len(BUCKETS) + 1) for _ in range(3)]  # per generation: per bucket, then +Inf
 _sums = [0.0, 0.0, 0.0]
 _started = [0.0]

@@ -4,6 +4,8 @@ full collections."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 from prometheus_client import CollectorRegistry
 
@@ -31,3 +33,24 @@ def test_frozen_start_up_objects_are_out_of_the_collectors_reach() -> None:
     finally:
         gc.unfreeze()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_collection_inside_a_metrics_read_does_not_deadlock_the_reader() -> None:
+    # a collection can start in the thread that is reading the histogram (an allocation under its lock);
+    # the hook then runs in that thread. Seen as a router stuck for ever in a dashboard test. In a child
+    # process, so that a regression fails this test instead of hanging the suite.
+    script = (
+        "import gc\n"
+        "from services.core.gc_pauses import GcPauseCollector\n"
+        "collector = GcPauseCollector()\n"
+        "gc.set_threshold(1)  # every allocation of a tracked object may start a collection\n"
+        "for _ in range(200):\n"
+        "    list(collector.collect())\n"
+        "print('read 200 times')\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("reading the GC histogram deadlocked on a collection it started") from None
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "read 200 times"
