@@ -98,7 +98,7 @@ class QueuePath:
         return Run(self.name, username, job=admission.job)
 
     async def _storage_work(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a refresh's few storage operations: inline where storage is local files (a thread hop and
+        """Run a request's few storage operations: inline where storage is local files (a thread hop and
         the GIL's hand-offs cost more than the work, and under load they made the refresh's tail),
         in the request thread pool where it is a network service."""
         if self.pipeline.backends.storage.inline_io:
@@ -135,9 +135,8 @@ class QueuePath:
         return 200, record_view(username, self.name, cached)
 
     async def _head(self, key: str) -> BlobInfo | None:
-        storage = self.pipeline.backends.storage
-        try:  # a local head is a file stat: inline; a network head goes to a thread
-            return storage.head(key) if storage.inline_head else await run_in_threadpool(storage.head, key)
+        try:
+            return await self._storage_work(self.pipeline.backends.storage.head, key)
         except BlobNotFound:
             return None
 

@@ -113,11 +113,9 @@ class StorageBackend(ABC):
 
     #: A short name for logs and ``/ready`` ("local", "azure").
     name = "storage"
-    #: True when a head is a local file read of microseconds: an event loop may call it inline
-    #: instead of paying a thread hop. Network backends keep False.
-    inline_head = False
-    #: True when a few reads and writes are local file operations of well under a millisecond: a
-    #: request may do them on its event loop rather than in a thread. Network backends keep False.
+    #: True when heads and a few reads and writes are local file operations of well under a
+    #: millisecond: a request may do them on its event loop rather than pay a thread hop. Network
+    #: backends keep False.
     inline_io = False
 
     @abstractmethod

@@ -73,8 +73,7 @@ class LocalBackend(StorageBackend):
     """
 
     name = "local"
-    inline_head = True  # a stat and a trailer read of a local file
-    inline_io = True  # temp files, renames and links on a local file system
+    inline_io = True  # stats, trailer reads, temp files, renames and links on a local file system
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
