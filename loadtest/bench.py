@@ -54,17 +54,19 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
 
     threads = _default_threads()
     sizes = [int(s) for s in args.sizes.split(",")]
+    settings = dict(kv.split("=", 1) for kv in args.set)
     steps = {
-        "e2e": [lambda: bench_paths.end_to_end(sizes, threads, training=False, repeat=args.repeat),
-                lambda: bench_paths.end_to_end(sizes, threads, training=True, repeat=1)],
-        "threads": [lambda size=size: bench_paths.worker_threads(size, [8, 16, 32, 64], args.repeat, threads)
+        "e2e": [lambda: bench_paths.end_to_end(sizes, threads, training=False, repeat=args.repeat, settings=settings),
+                lambda: bench_paths.end_to_end(sizes, threads, training=True, repeat=1, settings=settings)],
+        "threads": [lambda size=size: bench_paths.worker_threads(size, [8, 16, 32, 64], args.repeat, threads,
+                                                                 settings)
                     for size in sorted({50, max(sizes)})],
         "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads),
                      lambda: bench_overhead.status_poll_cost()],
         "router": [lambda: bench_router.cached_get()],
         "tracing": [lambda: bench_router.tracing_overhead()],
         "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds,
-                                                       settings=dict(kv.split("=", 1) for kv in args.set))],
+                                                       settings=settings)],
     }
     chosen = args.only.split(",") if args.only else list(SECTIONS)
     return [(name, step) for name in chosen for step in steps[name]]
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=2000, help="repos for the overhead section (default 2000)")
     parser.add_argument("--load-seconds", type=int, default=60, help="Locust seconds per mix (default 60)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for every process of the load section's stack (A/B runs; repeatable)")
+                        help="a setting for every process of the e2e, threads and load sections' stacks "
+                             "(A/B runs; repeatable)")
     parser.add_argument("--record", action="store_true", help="write the run into docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.only and (unknown := set(args.only.split(",")) - set(SECTIONS)):

@@ -24,9 +24,10 @@ from loadtest.stack import running_stack
 GITHUB_LATENCY = 0.1
 
 
-def _stack(threads: int, training: bool):
+def _stack(threads: int, training: bool, settings: dict[str, str] | None = None):
     extra = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_FLAG_TTL": "1",
-             "GITHUB_TOKEN": "bench-token", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "true" if training else "false"}
+             "GITHUB_TOKEN": "bench-token", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "true" if training else "false",
+             **(settings or {})}
     roles = ("all", "train") if training else ("all",)  # `all` is plans, syncs and merges
     return running_stack(broker_url=BROKER, github_latency=GITHUB_LATENCY, worker_threads=threads,
                          worker_roles=roles, extra=extra)
@@ -40,13 +41,16 @@ def _timed(client: httpx.Client, user: str, repeat: int) -> float:
     return statistics.median(refresh_once(client, user)[1] for _ in range(repeat))
 
 
-def end_to_end(sizes: list[int], threads: int, training: bool, repeat: int) -> Section:
+def end_to_end(sizes: list[int], threads: int, training: bool, repeat: int,
+               settings: dict[str, str] | None = None) -> Section:
     label = "with training (legacy inline, queue worker after the merge)" if training else "without training"
     section = Section(f"End-to-end refresh, legacy vs queue, {label}",
                       ["repos", "legacy job completed s", "queue job completed s", "queue speed-up", "goal"])
     section.notes.append(f"GitHub double at {GITHUB_LATENCY * 1000:.0f} ms per call; legacy pool of 10 threads, "
                          f"one queue worker process x {threads} threads; median of {repeat} forced refreshes each.")
-    with _stack(threads, training) as stack:
+    if settings:
+        section.notes.append("Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ".")
+    with _stack(threads, training, settings) as stack:
         client = httpx.Client(base_url=stack.router, timeout=900)
         for size in sizes:
             user = f"bench{uuid.uuid4().hex[:6]}"
@@ -66,14 +70,15 @@ def end_to_end(sizes: list[int], threads: int, training: bool, repeat: int) -> S
     return section
 
 
-def worker_threads(size: int, counts: list[int], repeat: int, current_default: int) -> Section:
+def worker_threads(size: int, counts: list[int], repeat: int, current_default: int,
+                   settings: dict[str, str] | None = None) -> Section:
     section = Section(f"Sync worker threads: queue path at {size} repos, no training",
                       ["threads per worker process", "job completed s", "vs 8 threads"])
     section.notes.append(f"Same setup as the end-to-end table; median of {repeat} forced refreshes; the default "
                          f"(CLOUDFOLIO_WORKER_THREADS) is {current_default}.")
     base = None
     for threads in counts:
-        with _stack(threads, training=False) as stack:
+        with _stack(threads, training=False, settings=settings) as stack:
             client = httpx.Client(base_url=stack.router, timeout=900)
             user = f"bench{uuid.uuid4().hex[:6]}"
             stack.github.add_generated_user(user, size)
