@@ -111,8 +111,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Longest wait (seconds) for a GitHub rate limit to reset; longer limits raise `RateLimited`.",
              float_range(0, 3600)),
     Variable("ENABLE_GRAPHQL_BATCH_FETCH", "graphql_batch_setting", "auto",
-             "Fetch a repo's four documents with one GraphQL query instead of four REST calls (REST when GraphQL "
-             "reports errors): `auto` (on when GITHUB_TOKEN is set: GitHub's GraphQL needs one), `true` or `false`.",
+             "Fetch a repo's four documents and its languages with one GraphQL query instead of five REST calls "
+             "(REST when GraphQL reports errors): `auto` (on when GITHUB_TOKEN is set: GitHub's GraphQL needs one), "
+             "`true` or `false`.",
              auto_or_bool),
     Variable("CLOUDFOLIO_GITHUB_MAX_CONCURRENCY", "github_max_concurrency", "32",
              "GitHub requests one process sends at once for repo fetches (a repo's documents, tree and languages go "

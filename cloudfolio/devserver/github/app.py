@@ -2,7 +2,8 @@
 
 Routes are GitHub's: ``/users/{username}/repos`` (``Link`` pagination), ``/repos/{o}/{r}/contents/
 {path}`` (base64 with embedded newlines), ``/repos/{o}/{r}/git/trees/{branch}``, ``/repos/{o}/{r}/
-languages`` and ``POST /graphql``. Every 200 carries an ``ETag`` and answers a matching
+languages`` and ``POST /graphql`` (blobs by ``object(expression:)`` and the ``languages`` connection,
+largest first). Every 200 carries an ``ETag`` and answers a matching
 ``If-None-Match`` with 304; every answer carries the rate-limit headers. :class:`FaultsAndLog` (a
 pure ASGI middleware) logs each request with its status and applies the injected faults first.
 """
@@ -147,7 +148,17 @@ async def graphql(request: Request) -> Response:
         _branch, _, path = expression.partition(":")
         text = repo.files.get(path)
         answer[alias] = None if text is None else {"text": text, "isBinary": False, "isTruncated": False}
+    if match := re.search(r"(?:(\w+)\s*:\s*)?languages\(first:\s*(\d+)", payload["query"]):
+        answer[match.group(1) or "languages"] = language_connection(repo.meta.get("languages") or {},
+                                                                    int(match.group(2)))
     return JSONResponse({"data": {"repository": answer}}, headers=rate_headers(state))
+
+
+def language_connection(languages: dict[str, int], first: int) -> dict:
+    """GitHub's ``LanguageConnection`` ordered by size, largest first: one page of ``first`` edges."""
+    ordered = sorted(languages.items(), key=lambda item: -item[1])
+    return {"totalCount": len(ordered), "edges": [{"size": size, "node": {"name": name}}
+                                                  for name, size in ordered[:first]]}
 
 
 def limit_answer(state: FakeGitHub, in_flight: int) -> Response | None:

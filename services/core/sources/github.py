@@ -16,9 +16,11 @@ What it does that the legacy client did not:
   repo costs about one round trip instead of six; ``max_concurrency=1`` fetches one by one, as the
   legacy did;
 - decodes base64 content with embedded newlines; undecodable content is a warning, not a failure;
-- optionally fetches the four documents of a repo in one GraphQL query
-  (``ENABLE_GRAPHQL_BATCH_FETCH``), falling back to REST when GraphQL reports errors (which it does
-  with HTTP 200 and an ``errors`` array).
+- optionally fetches the four documents and the languages of a repo in one GraphQL query
+  (``ENABLE_GRAPHQL_BATCH_FETCH``), so a repo costs two calls (that query and the tree) instead of
+  six; it falls back to REST when GraphQL reports errors (which it does with HTTP 200 and an
+  ``errors`` array), and for the languages of a repo with more than one page of them
+  (``services.core.sources.graphql_batch``).
 
 The API root is configurable, so GitHub Enterprise (``https://host/api/v3``) and the loopback test
 server work with the same code. The token is only ever sent to the API root's origin.
@@ -56,6 +58,7 @@ from services.core.sources.base import (
 from services.core.sources.budget import LocalBudget, RequestBudget, rate_limit_wait
 from services.core.sources.contents import decode_content
 from services.core.sources.etags import EtagCache, MemoryEtagCache
+from services.core.sources.graphql_batch import batch_query, settle
 
 log = logging.getLogger("cloudfolio.github")
 
@@ -79,7 +82,7 @@ class GitHubSource(RepoSource):
       backoff_cap(float): largest backoff ceiling in seconds. Defaults to 8.
       max_rate_limit_wait(float): longest rate-limit wait in seconds before raising
         :class:`RateLimited`. Defaults to 60.
-      graphql_batch(bool): fetch the four documents with one GraphQL query. Defaults to False.
+      graphql_batch(bool): fetch the four documents and the languages with one GraphQL query. Defaults to False.
       max_concurrency(int): requests of repo fetches in flight at once, over every thread using
         this source. Defaults to 32; 1 fetches a repo's parts one after another.
       etag_cache(EtagCache | None): where ETags live. Defaults to an in-memory cache.
@@ -305,13 +308,13 @@ class GitHubSource(RepoSource):
         docs = RepoDocuments()
         # each part fills its own RepoDocuments, merged in a fixed order: warnings never depend on timing
         parts: list[Callable[[RepoDocuments], None]] = []
-        if self.graphql_batch:
+        if self.graphql_batch:  # documents and languages in one query
             parts.append(lambda part: self._documents_by_graphql(username, name, repo, part))
         else:
             parts.extend(self._document_part(username, name, field_name, path)
                          for field_name, path in DOCUMENT_PATHS.items())
+            parts.append(lambda part: setattr(part, "languages", self._languages(username, name)))
         parts.append(lambda part: self._tree(username, name, branch, part))
-        parts.append(lambda part: setattr(part, "languages", self._languages(username, name)))
         for part in self._run_parts(parts):
             for field_name in DOCUMENT_PATHS:
                 if getattr(part, field_name) is not None:
@@ -346,21 +349,15 @@ class GitHubSource(RepoSource):
         for field_name, path in DOCUMENT_PATHS.items():
             if field_name not in fetched:  # REST for what GraphQL did not settle (rare: one by one)
                 setattr(docs, field_name, self._file(username, name, path, docs))
+        if "languages" not in fetched:
+            docs.languages = self._languages(username, name)
 
     def _graphql_documents(
         self, username: str, name: str, repo: Mapping[str, Any], docs: RepoDocuments
     ) -> set[str]:
-        """Fetch the documents in one query; return the fields it settled (the rest go over REST)."""
-        branch = repo.get("default_branch") or "HEAD"
-        aliases = {f"f{i}": (field_name, path) for i, (field_name, path) in enumerate(DOCUMENT_PATHS.items())}
-        selections = " ".join(
-            f'{alias}: object(expression: "{branch}:{path}") {{ ... on Blob {{ text isBinary isTruncated }} }}'
-            for alias, (_field, path) in aliases.items()
-        )
-        query = (
-            "query($owner: String!, $name: String!) "
-            f"{{ repository(owner: $owner, name: $name) {{ {selections} }} }}"
-        )
+        """Fetch the documents and languages in one query; return the fields it settled (the rest go
+        over REST)."""
+        query = batch_query(repo.get("default_branch") or "HEAD")
         response = self._send("POST", self.graphql_url, owner=username, json_body={
             "query": query, "variables": {"owner": username, "name": name},
         })
@@ -378,13 +375,4 @@ class GitHubSource(RepoSource):
             log.warning("GraphQL batch fetch for %s/%s failed (%s); falling back to REST", username, name, messages)
             docs.warnings.append(f"GraphQL errors ({messages or 'no repository'}); used REST")
             return set()
-        settled = set()
-        for alias, (field_name, _path) in aliases.items():
-            blob = repository.get(alias)
-            if blob is None:
-                settled.add(field_name)  # absent file
-            elif isinstance(blob, dict) and not blob.get("isBinary") and not blob.get("isTruncated"):
-                setattr(docs, field_name, blob.get("text"))
-                settled.add(field_name)
-        return settled
-
+        return settle(repository, docs)

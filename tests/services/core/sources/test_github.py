@@ -15,6 +15,7 @@ from services.core.records import build_record
 from services.core.sources import RateLimited, SourceError, SourceUnavailable, UserNotFound
 from services.core.sources.etags import StorageEtagCache
 from services.core.sources.github import GitHubSource
+from services.core.sources.graphql_batch import GRAPHQL_LANGUAGES
 from services.core.sources.local import LocalSource, sample_portfolio_root
 from services.core.storage import StorageBackend
 from services.legacy.pipeline import refresh_inline
@@ -207,6 +208,30 @@ def test_graphql_batch_uses_no_rest_contents_calls(github: FakeGitHub, sleeps: S
     client.close()
 
 
+def test_graphql_batch_brings_the_languages_rest_would(github: FakeGitHub, sleeps: Sleeps) -> None:
+    meta = repo_meta(github, "yungryce", "collabHub")
+    rest = GitHubSource(github.base_url, sleep=sleeps).fetch_documents("yungryce", meta)
+    client = GitHubSource(github.base_url, graphql_batch=True, sleep=sleeps)
+    github.clear()
+    docs = client.fetch_documents("yungryce", meta)
+    assert docs.languages and docs.languages == rest.languages
+    assert list(docs.languages.values()) == sorted(docs.languages.values(), reverse=True), "largest first"
+    assert github.requests_to(r"/languages$") == [], "no REST call for what the query brought"
+    client.close()
+
+
+def test_more_languages_than_one_graphql_page_come_over_rest(github: FakeGitHub, sleeps: Sleeps) -> None:
+    many = {f"Lang{i}": 1000 - i for i in range(GRAPHQL_LANGUAGES + 1)}
+    github.add_repo("octocat", {"name": "polyglot", "languages": many}, files={"README.md": "# polyglot"})
+    client = GitHubSource(github.base_url, graphql_batch=True, sleep=sleeps)
+    github.clear()
+    docs = client.fetch_documents("octocat", repo_meta(github, "octocat", "polyglot"))
+    assert docs.languages == many
+    assert docs.readme == "# polyglot"
+    assert len(github.requests_to(r"/polyglot/languages$")) == 1
+    client.close()
+
+
 def test_graphql_errors_with_http_200_fall_back_to_rest(github: FakeGitHub, sleeps: Sleeps) -> None:
     client = GitHubSource(github.base_url, graphql_batch=True, sleep=sleeps)
     github.inject(r"^/graphql$", "graphql_error")
@@ -214,6 +239,7 @@ def test_graphql_errors_with_http_200_fall_back_to_rest(github: FakeGitHub, slee
     assert docs.readme and docs.readme.startswith("# Spoon-Knife")
     assert any("GraphQL errors" in w for w in docs.warnings)
     assert len(github.requests_to(r"/Spoon-Knife/contents/")) == 4
+    assert len(github.requests_to(r"/Spoon-Knife/languages$")) == 1
     client.close()
 
 
@@ -232,7 +258,7 @@ def test_links_to_another_origin_are_not_followed() -> None:
         client.list_repos("octocat")
 
 
-@pytest.mark.parametrize(("concurrency", "graphql", "peak"), [(32, False, 6), (32, True, 3), (1, False, 1)])
+@pytest.mark.parametrize(("concurrency", "graphql", "peak"), [(32, False, 6), (32, True, 2), (1, False, 1)])
 def test_a_repos_parts_are_fetched_at_once_within_the_bound(
     github: FakeGitHub, sleeps: Sleeps, concurrency: int, graphql: bool, peak: int
 ) -> None:
@@ -250,7 +276,7 @@ def test_a_repos_parts_are_fetched_at_once_within_the_bound(
     finally:
         client.close()
     assert github.peak_in_flight == peak
-    assert len(github.log) == (3 if graphql else 6)
+    assert len(github.log) == (2 if graphql else 6)
     assert build_record(meta, docs) == build_record(meta, expected), "the same record however it was fetched"
 
 
