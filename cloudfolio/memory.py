@@ -7,6 +7,14 @@ stayed flat with two arenas (docs/SOAK-RESULTS.md). :func:`bound_malloc_arenas` 
 ``MALLOC_ARENA_MAX`` (default 2) through ``mallopt``; it does nothing off glibc, and an operator's own
 ``MALLOC_ARENA_MAX`` (which glibc already read at start) wins.
 
+glibc also parks freed chunks in a cache per thread (up to 7 per size class, about 240 KB a thread),
+counted as in use and never returned. A sync worker runs about 75 threads (its workers and its GitHub
+fetch pool), and those caches filled for the whole of a 40-minute soak (+13 MB/h of RSS); with them
+off its RSS and heap stayed flat (docs/SOAK-RESULTS.md). Only an environment variable read at start
+(``GLIBC_TUNABLES``) turns them off: :func:`without_thread_caches` adds it to the environment of every
+process the tests and the load tests start (``QueueEnv``), and the Dockerfiles set it. An operator's own
+``glibc.malloc.tcache_count`` wins.
+
 :class:`MallocTrimmer` returns freed C-heap pages to the system every
 ``CLOUDFOLIO_MALLOC_TRIM_SECONDS`` (default 60). :func:`watch_allocations` is the diagnostic for
 what growth remains: with ``CLOUDFOLIO_MEMORY_SNAPSHOTS_DIR`` set, a process traces its Python
@@ -38,6 +46,19 @@ log = logging.getLogger("cloudfolio.memory")
 #: ``M_ARENA_MAX`` from glibc's malloc.h.
 M_ARENA_MAX = -8
 DEFAULT_ARENAS = 2
+
+
+#: glibc's tunable that turns the per-thread caches off (read by glibc when a process starts).
+THREAD_CACHES_OFF = "glibc.malloc.tcache_count=0"
+
+
+def without_thread_caches(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with glibc's per-thread malloc caches off, for a process about to start; tunables already
+    there are kept, and an explicit ``tcache_count`` among them wins."""
+    tunables = env.get("GLIBC_TUNABLES", "")
+    if "glibc.malloc.tcache_count=" in tunables:
+        return env
+    return {**env, "GLIBC_TUNABLES": f"{tunables}:{THREAD_CACHES_OFF}" if tunables else THREAD_CACHES_OFF}
 
 
 def bound_malloc_arenas() -> bool:

@@ -24,6 +24,7 @@ from dramatiq.common import dq_name, xq_name
 
 from cloudfolio.devserver.threaded import free_port
 from cloudfolio.devserver.waiting import wait_until
+from cloudfolio.memory import without_thread_caches
 
 
 def delete_queues(url: str, names: list[str]) -> None:
@@ -74,7 +75,7 @@ class QueueEnv:
         base = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFOLIO_")}
         base.pop("PROMETHEUS_MULTIPROC_DIR", None)
         base.pop("prometheus_multiproc_dir", None)
-        return {**base, **self.env()}
+        return without_thread_caches({**base, **self.env()})
 
 
 class CliProcess:

@@ -15,5 +15,7 @@ COPY loadtest ./loadtest
 RUN pip install --no-cache-dir .
 USER 10001:10001
 EXPOSE 8081
+# glibc's per-thread malloc caches off: they grow RSS with the thread count (cloudfolio/memory.py)
+ENV GLIBC_TUNABLES=glibc.malloc.tcache_count=0
 ENTRYPOINT ["cloudfolio"]
 CMD ["worker", "all", "--health-port", "8081"]

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from cloudfolio.devserver.processes import QueueEnv
 from cloudfolio.devserver.waiting import wait_until
-from cloudfolio.memory import AllocationWatch, trim_malloc_periodically, watch_allocations
+from cloudfolio.memory import (
+    THREAD_CACHES_OFF,
+    AllocationWatch,
+    trim_malloc_periodically,
+    watch_allocations,
+    without_thread_caches,
+)
 from services.core.settings import Settings
 
 PROBE = "from cloudfolio.memory import bound_malloc_arenas; print(bound_malloc_arenas())"
@@ -128,3 +135,49 @@ def test_the_trimmer_runs_on_its_interval_and_can_be_turned_off() -> None:
     finally:
         trimmer.stopped.set()
         trimmer.join(timeout=5)
+
+
+# Eight threads each free 7 chunks of every small size and stay alive; the C heap's in-use bytes then
+# show what glibc parked in their per-thread caches.
+CACHE_PROBE = """
+import ctypes, ctypes.util, threading
+from services.core.heap_usage import heap_usage
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+freed, done = threading.Barrier(9), threading.Event()
+def churn():
+    chunks = [libc.malloc(size) for size in range(24, 1033, 16) for _ in range(7)]
+    for chunk in chunks:
+        libc.free(chunk)
+    freed.wait()
+    done.wait()
+threads = [threading.Thread(target=churn) for _ in range(8)]
+before = heap_usage()["in_use"]
+for thread in threads:
+    thread.start()
+freed.wait()
+print(heap_usage()["in_use"] - before)
+done.set()
+"""
+
+
+def parked_bytes(env: dict[str, str]) -> int:
+    return int(subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="per-thread malloc caches are glibc's")
+def test_processes_started_by_the_dev_server_park_no_freed_memory_in_thread_caches(tmp_path: Path) -> None:
+    plain = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    started = QueueEnv(tmp_path, "http://127.0.0.1:9").process_env()
+    assert started["GLIBC_TUNABLES"] == THREAD_CACHES_OFF
+    assert parked_bytes(plain) > 1_000_000, "the probe sees the caches when they are on"
+    assert parked_bytes({**plain, "GLIBC_TUNABLES": started["GLIBC_TUNABLES"]}) < 200_000
+
+
+def test_an_operators_tunables_are_kept_and_their_cache_size_wins() -> None:
+    assert without_thread_caches({"GLIBC_TUNABLES": "glibc.malloc.mxfast=0"})["GLIBC_TUNABLES"] == (
+        "glibc.malloc.mxfast=0:" + THREAD_CACHES_OFF)
+    assert without_thread_caches({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=3"}) == {
+        "GLIBC_TUNABLES": "glibc.malloc.tcache_count=3"}
