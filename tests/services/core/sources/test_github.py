@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
@@ -222,10 +223,11 @@ def test_graphql_batch_brings_the_languages_rest_would(github: FakeGitHub, sleep
 
 def test_more_languages_than_one_graphql_page_come_over_rest(github: FakeGitHub, sleeps: Sleeps) -> None:
     many = {f"Lang{i}": 1000 - i for i in range(GRAPHQL_LANGUAGES + 1)}
-    github.add_repo("octocat", {"name": "polyglot", "languages": many}, files={"README.md": "# polyglot"})
+    owner = f"u{uuid.uuid4().hex[:10]}"  # the server is the session's: other tests count octocat's repos
+    github.add_repo(owner, {"name": "polyglot", "languages": many}, files={"README.md": "# polyglot"})
     client = GitHubSource(github.base_url, graphql_batch=True, sleep=sleeps)
     github.clear()
-    docs = client.fetch_documents("octocat", repo_meta(github, "octocat", "polyglot"))
+    docs = client.fetch_documents(owner, repo_meta(github, owner, "polyglot"))
     assert docs.languages == many
     assert docs.readme == "# polyglot"
     assert len(github.requests_to(r"/polyglot/languages$")) == 1
