@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -40,10 +41,40 @@ def sample_portfolio_root() -> Path:
     return Path(str(resources.files("services.core").joinpath("sample_portfolio")))
 
 
+def read_file_text(path: Path) -> str | None:
+    """The text of a regular file (undecodable bytes replaced), or None where there is none.
+
+    One open, one ``fstat``, one read: a sync worker reads five files per repo from 32 threads, and
+    every system call releases the GIL (``Path.is_file`` + ``read_text`` took ten of them).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            return None
+        data = os.read(fd, found.st_size + 1)
+        while len(data) > found.st_size:  # it grew since the fstat: read to its end
+            more = os.read(fd, 65536)
+            if not more:
+                break
+            data += more
+        return data.decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
 def read_tree(path: Path) -> list[tuple[str, int]]:
-    """``(path, size)`` of every blob in a ``git ls-tree -r -l`` listing."""
+    """``(path, size)`` of every blob in a ``git ls-tree -r -l`` listing file (none when it is missing)."""
+    return parse_tree(read_file_text(path) or "")
+
+
+def parse_tree(listing: str) -> list[tuple[str, int]]:
+    """``(path, size)`` of every blob in the text of a ``git ls-tree -r -l`` listing."""
     entries = []
-    for line in path.read_text("utf-8").splitlines():
+    for line in listing.splitlines():
         parts = line.split("\t")
         if len(parts) == 4 and parts[1] == "blob":
             size = int(parts[2]) if parts[2].strip().isdigit() else 0
@@ -87,9 +118,9 @@ class LocalSource(RepoSource):
         return folder
 
     def _tree(self, folder: Path) -> list[tuple[str, int]]:
-        listing = folder / "_tree.tsv"
-        if listing.is_file():
-            return read_tree(listing)
+        listing = read_file_text(folder / "_tree.tsv")
+        if listing is not None:
+            return parse_tree(listing)
         entries = []
         for dirpath, dirnames, files in os.walk(folder):
             dirnames[:] = sorted(d for d in dirnames if d != ".git")
@@ -138,9 +169,9 @@ class LocalSource(RepoSource):
         folder = self._user_dir(username) / validate_repo_name(repo["name"])
         docs = RepoDocuments()
         for field_name, path in DOCUMENT_PATHS.items():
-            file = folder / path
-            if file.is_file():
-                setattr(docs, field_name, file.read_text("utf-8", errors="replace"))
+            text = read_file_text(folder / path)
+            if text is not None:
+                setattr(docs, field_name, text)
         entries = self._tree(folder)
         docs.paths = [path for path, _size in entries]
         docs.languages = dict(repo.get("languages") or languages_from_tree(entries))

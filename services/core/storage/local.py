@@ -1,10 +1,9 @@
 """Local-folder storage backend: the embedded default, safe with several processes.
 
 Layout under the root folder: ``blobs/<key>`` holds each blob, ``tmp/`` holds writes in progress,
-``locks/`` holds the lock stripes for conditional writes and for folders. A blob file is the body bytes followed by
-a trailer (JSON with etag, metadata and content type, then its length and a magic tag), so content
-and metadata change together in one atomic ``rename``, and metadata computed while streaming the
-body (a bundle's fingerprint) is written after it.
+``locks/`` holds the lock stripes for conditional writes and for folders. A blob file is the body
+bytes followed by a trailer with etag, metadata and content type (:mod:`blob_file`), so content and
+metadata change together in one atomic ``rename``.
 
 - Every write goes to a temp file first, then ``os.replace`` (readers never see a partial blob).
 - ``create_only`` uses ``os.link(temp, final)``, which fails if the final name exists: exclusive
@@ -23,9 +22,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
-import struct
+import stat
 import threading
 import uuid
 import zlib
@@ -34,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from services.core.storage import blob_file
 from services.core.storage.base import (
     AlreadyExists,
     BlobInfo,
@@ -50,9 +49,6 @@ from services.core.storage.base import (
     validate_prefix,
 )
 
-_MAGIC = b"CFBLOB2\n"
-#: Trailer length (8 bytes, big-endian) followed by the magic tag.
-_FOOTER = struct.Struct(">Q8s")
 #: Number of lock files conditional writes hash onto; more stripes, less false contention.
 LOCK_STRIPES = 64
 #: Resolved blob folders remembered per backend (a folder is resolved and checked once, not per call).
@@ -132,56 +128,49 @@ class LocalBackend(StorageBackend):
                 handle = self._stripe_files[stripe] = open(self._locks / f"{stripe:02d}", "a+b")  # noqa: SIM115
             return handle
 
-    # -- envelope ----------------------------------------------------------------------------
-    @staticmethod
-    def _read_trailer(handle: BinaryIO, key: str) -> tuple[dict, int]:
-        """Return (trailer, body size) of an open blob file."""
-        end = handle.seek(0, os.SEEK_END)
-        if end < _FOOTER.size:
-            raise BlobNotFound(key)  # a foreign or truncated file is not one of our blobs
-        handle.seek(end - _FOOTER.size)
-        length, magic = _FOOTER.unpack(handle.read(_FOOTER.size))
-        if magic != _MAGIC or length > end - _FOOTER.size:
-            raise BlobNotFound(key)
-        body_size = end - _FOOTER.size - length
-        handle.seek(body_size)
-        return json.loads(handle.read(length)), body_size
-
-    @staticmethod
-    def _info(key: str, handle: BinaryIO, trailer: dict, body_size: int) -> BlobInfo:
-        return BlobInfo(
-            key=key,
-            size=body_size,
-            etag=trailer["etag"],
-            last_modified=datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC),
-            metadata=trailer.get("metadata", {}),
-        )
-
-    def _open(self, key: str) -> tuple[BinaryIO, Path]:
+    # -- reading blob files ------------------------------------------------------------------
+    def _open(self, key: str) -> int:
+        """An open file descriptor of the blob file of ``key`` (the caller closes it)."""
         path = self._path(key)
         try:
             # O_NOFOLLOW: a blob that is a symlink (planted, never written by us) is not followed out
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except (FileNotFoundError, NotADirectoryError):
+            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise BlobNotFound(key) from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise BlobNotFound(key) from None
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
+
+    @staticmethod
+    def _info(key: str, found: os.stat_result, trailer: dict, body_size: int) -> BlobInfo:
+        return BlobInfo(key=key, size=body_size, etag=trailer["etag"],
+                        last_modified=datetime.fromtimestamp(found.st_mtime, UTC),
+                        metadata=trailer.get("metadata", {}))
+
+    def _read(self, key: str, *, body: bool) -> tuple[os.stat_result, BlobInfo, bytes]:
+        """The file's stat, the blob's info and (with ``body``) its bytes, from one open."""
+        fd = self._open(key)
         try:
-            return os.fdopen(fd, "rb"), path
-        except IsADirectoryError:
-            os.close(fd)
+            found = os.fstat(fd)
+            if stat.S_ISDIR(found.st_mode):
+                raise BlobNotFound(key)
+            if body:
+                trailer, data = blob_file.read_blob(fd, found.st_size)
+                size = len(data)
+            else:
+                (trailer, size), data = blob_file.read_trailer(fd, found.st_size), b""
+            return found, self._info(key, found, trailer, size), data
+        except ValueError:  # a foreign or truncated file is not one of our blobs
             raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
 
     # -- interface ---------------------------------------------------------------------------
     def get(self, key: str) -> StoredBlob:
-        handle, path = self._open(key)
-        with handle:
-            trailer, body_size = self._read_trailer(handle, key)
-            handle.seek(0)
-            data = handle.read(body_size)
-            info = self._info(key, handle, trailer, body_size)
+        _found, info, data = self._read(key, body=True)
         return StoredBlob(data=data, info=info)
 
     def head(self, key: str) -> BlobInfo:
@@ -203,11 +192,8 @@ class LocalBackend(StorageBackend):
 
     def _read_head(self, key: str) -> tuple[tuple[int, int, int, int], BlobInfo]:
         """The info in the blob's trailer, and the identity of the file it was read from."""
-        handle, _path = self._open(key)
-        with handle:
-            trailer, body_size = self._read_trailer(handle, key)
-            info = self._info(key, handle, trailer, body_size)
-            return _identity(os.fstat(handle.fileno())), info
+        found, info, _data = self._read(key, body=False)
+        return _identity(found), info
 
     def put(
         self,
@@ -220,27 +206,24 @@ class LocalBackend(StorageBackend):
         if_match: str | None = None,
     ) -> BlobInfo:
         path = self._path(key)
-        temp = self._tmp / f"{uuid.uuid4().hex}.part"
+        etag = uuid.uuid4().hex  # also names the temp file: one random draw per write
+        temp = self._tmp / f"{etag}.part"
         moved = False
         try:
-            with open(temp, "wb") as out:
-                if isinstance(data, bytes | bytearray | memoryview):
-                    out.write(data)
-                else:
-                    for chunk in data:
-                        out.write(chunk)
-                header = {
-                    "etag": uuid.uuid4().hex,
-                    "metadata": validate_metadata(resolve_metadata(metadata)),
-                    "content_type": content_type,
-                }
-                trailer = json.dumps(header).encode()
-                body_size = out.tell()
-                out.write(trailer + _FOOTER.pack(len(trailer), _MAGIC))
-                out.flush()
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                header = {"etag": etag, "content_type": content_type}
+
+                def trailer() -> dict[str, object]:
+                    header["metadata"] = validate_metadata(resolve_metadata(metadata))
+                    return header
+
+                body_size = blob_file.write_blob(fd, data, trailer)
                 # what we wrote, known without reading it back (the link or rename keeps the inode)
-                written = BlobInfo(key, body_size, header["etag"],
-                                   datetime.fromtimestamp(os.fstat(out.fileno()).st_mtime, UTC), header["metadata"])
+                written = BlobInfo(key, body_size, etag, datetime.fromtimestamp(os.fstat(fd).st_mtime, UTC),
+                                   header["metadata"])
+            finally:
+                os.close(fd)
             moved = self._commit(temp, path, key, create_only=create_only, if_match=if_match)
         except OSError as exc:
             raise StorageUnavailable(f"cannot write {key}: {exc.strerror}") from exc
@@ -284,8 +267,10 @@ class LocalBackend(StorageBackend):
         return True
 
     def _current_etag(self, key: str) -> str | None:
+        # read from the file, not the head cache: a freed inode number can come back within the
+        # timestamps' granularity with the same size, and a compare-and-swap must never see an old etag
         try:
-            return self.head(key).etag
+            return self._read_head(key)[1].etag
         except BlobNotFound:
             return None
 

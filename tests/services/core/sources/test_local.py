@@ -12,7 +12,7 @@ from services.core.errors import InvalidName, SettingsError
 from services.core.fingerprints import metadata_fingerprint
 from services.core.settings import Settings
 from services.core.sources import UserNotFound
-from services.core.sources.local import LocalSource, sample_portfolio_root
+from services.core.sources.local import LocalSource, read_file_text, sample_portfolio_root
 from tests.support.services import unavailable
 
 FIXTURES = Path(__file__).resolve().parents[4].parent / "shared" / "fixtures" / "legacy-samples" / "repos"
@@ -81,3 +81,16 @@ def test_a_local_source_folder_that_does_not_exist_is_a_configuration_error(tmp_
     settings = Settings.from_env({"CLOUDFOLIO_REPO_SOURCE": "local", "CLOUDFOLIO_LOCAL_SOURCE_DIR": missing})
     with pytest.raises(SettingsError, match="CLOUDFOLIO_LOCAL_SOURCE_DIR"):
         make_source(settings)
+
+
+def test_documents_that_are_folders_or_undecodable_are_read_as_the_legacy_read_them(tmp_path: Path) -> None:
+    repo = tmp_path / "u" / "r"
+    (repo / "README.md").mkdir(parents=True)  # a folder named like a document is no document
+    (repo / "ARCHITECTURE.md").write_bytes(b"caf\xe9 " + b"x" * 70_000)  # not UTF-8, bigger than one read
+    (repo / "_tree.tsv").write_text("100644\tblob\t12\tmain.py\n040000\ttree\t-\tsrc\n", "utf-8")
+    source = LocalSource(tmp_path)
+    docs = source.fetch_documents("u", {"name": "r"})
+    assert docs.readme is None
+    assert docs.architecture == "caf\ufffd " + "x" * 70_000
+    assert docs.paths == ["main.py"]
+    assert read_file_text(repo / "missing") is None and read_file_text(repo / "README.md") is None
