@@ -7,6 +7,7 @@ A :class:`Section` is one table of a benchmark run plus the goals it was measure
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -52,10 +53,16 @@ class Section:
         return "\n".join(lines)
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` by nearest rank: the smallest value with at least ``q`` of all
+    values at or below it (the one rule every benchmark here uses)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
 def ms(values: list[float], q: float) -> float:
     """The ``q`` quantile of ``values`` (seconds) in milliseconds, nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+    return quantile(values, q) * 1000
 
 
 def route(client: httpx.Client, pct: int) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from loadtest.bench_common import ms
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
 
@@ -32,9 +34,7 @@ def _port() -> int:
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return statistics.median(ordered) * 1000, pick(0.95), pick(0.99)
+    return statistics.median(samples) * 1000, ms(samples, 0.95), ms(samples, 0.99)
 
 
 def _measure(client: httpx.Client, method: str, path: str, count: int, expect: int, **kwargs: object) -> list[float]:

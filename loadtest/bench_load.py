@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from cloudfolio.devserver.github import FakeGitHub
-from loadtest.bench_common import BROKER, Goal, Section
+from loadtest.bench_common import BROKER, Goal, Section, quantile
 from loadtest.stack import running_stack, wait_for_jobs, warm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +37,10 @@ def percentiles(timings: Path, skip_seconds: float = STEADY_AFTER_S) -> dict[str
     if not rows:
         return {}
     first = min(start for start, _ms in rows)
-    values = sorted(ms for start, ms in rows if start - first >= skip_seconds)
+    values = [ms for start, ms in rows if start - first >= skip_seconds]
     if not values:
         return {}
-    return {f"p{q}": values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))] for q in (50, 95, 99)}
+    return {f"p{q}": quantile(values, q / 100) for q in (50, 95, 99)}
 
 
 def _locust(host: str, mix: str, users: list[str], jobs: Path, clients: int, seconds: int, out: Path) -> dict:

@@ -1,9 +1,12 @@
-"""The refresh benchmark's reading of the router's own histogram."""
+"""The refresh benchmark's reading of the router's own histogram and its percentiles."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from loadtest.bench_common import ms, quantile
 from loadtest.bench_load import percentiles, server_p99_bound
 
 INF = float("inf")
@@ -33,3 +36,10 @@ def test_steady_percentiles_leave_out_the_first_seconds(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.touch()
     assert percentiles(empty) == {}
+
+
+def test_one_nearest_rank_rule_for_every_benchmark() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert [quantile(values, q) for q in (0.5, 0.95, 0.99, 1.0)] == [50.0, 95.0, 99.0, 100.0]
+    assert quantile([3.0, 1.0, 2.0], 0.0) == 1.0 and quantile([7.0], 0.99) == 7.0
+    assert ms([0.001 * v for v in range(1, 21)], 0.95) == pytest.approx(19.0)
