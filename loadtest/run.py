@@ -181,17 +181,21 @@ def main(argv: list[str] | None = None) -> int:
         github.add_generated_user(username, args.repos)
     extra = {"QUEUE_TRAFFIC_PCT": f"{args.queue_pct:g}", "ENABLE_QUEUE_SHADOW": "true" if args.shadow else "false",
              "CLOUDFOLIO_LEGACY_RETRY_AFTER": "2", "CLOUDFOLIO_GITHUB_MAX_RETRIES": "2"}
-    with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
-                       worker_processes=args.worker_processes, github=github, extra=extra) as stack:
-        print(f"stack up: router {stack.router}, {len(usernames)} portfolios x {args.repos} repos, GitHub latency "
-              f"{args.github_latency * 1000:.0f} ms; warming bundles", flush=True)
-        try:
-            warm(stack.router, usernames)
-        except WaitTimeout as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
-        if not _run_locust(args, stack.router, usernames, out):
-            return 1
+    try:
+        with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
+                           worker_processes=args.worker_processes, github=github, extra=extra) as stack:
+            print(f"stack up: router {stack.router}, {len(usernames)} portfolios x {args.repos} repos, GitHub latency "
+                  f"{args.github_latency * 1000:.0f} ms; warming bundles", flush=True)
+            try:
+                warm(stack.router, usernames)
+            except WaitTimeout as exc:
+                print(str(exc), file=sys.stderr)
+                return 1
+            if not _run_locust(args, stack.router, usernames, out):
+                return 1
+    except KeyboardInterrupt as stop:
+        print(f"load test: interrupted ({stop}); every process it started is stopped", file=sys.stderr)
+        return 130
     return _report(args, out)
 
 

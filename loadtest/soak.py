@@ -220,20 +220,26 @@ def main(argv: list[str] | None = None) -> int:
                   "CLOUDFOLIO_MEMORY_SNAPSHOT_SECONDS": f"{args.tracemalloc or args.heap_stats:g}",
                   "CLOUDFOLIO_MEMORY_TRACE_PYTHON": "true" if args.tracemalloc else "false"}
     groups = [tuple(item.split(",")) for item in args.worker] or None
-    with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
-                       github_generate=dict.fromkeys(usernames, args.repos),
-                       extra=extra, logs_to=out / "logs", worker_groups=groups) as stack:
-        names = ["legacy", *worker_names(groups), "router"]
-        pids = {name: process.process.pid for name, process in zip(names, stack.processes, strict=True)}
-        warm(stack.router, usernames)
-        sampler = RssSampler(pids, args.sample_every, mappings=args.mappings)
-        sampler.start()
-        locust_args = argparse.Namespace(shape="fixed", duration=args.duration, users=args.users,
-                                         spawn_rate=args.spawn_rate)
-        print(f"soak: {args.users} users for {args.duration}s; RSS every {args.sample_every:g}s", flush=True)
-        ok = _run_locust(locust_args, stack.router, usernames, out)
-        sampler.stopped.set()
-        sampler.sample()
+    try:
+        with running_stack(broker_url=args.broker_url, github_latency=args.github_latency,
+                           github_generate=dict.fromkeys(usernames, args.repos),
+                           extra=extra, logs_to=out / "logs", worker_groups=groups) as stack:
+            names = ["legacy", *worker_names(groups), "router"]
+            pids = {name: process.process.pid for name, process in zip(names, stack.processes, strict=True)}
+            warm(stack.router, usernames)
+            sampler = RssSampler(pids, args.sample_every, mappings=args.mappings)
+            sampler.start()
+            locust_args = argparse.Namespace(shape="fixed", duration=args.duration, users=args.users,
+                                             spawn_rate=args.spawn_rate)
+            print(f"soak: {args.users} users for {args.duration}s; RSS every {args.sample_every:g}s", flush=True)
+            ok = _run_locust(locust_args, stack.router, usernames, out)
+            sampler.stopped.set()
+            sampler.sample()
+    except KeyboardInterrupt as stop:
+        # the stack's processes and Locust are stopped by now (running_stack, subprocess.run)
+        print(f"soak: interrupted ({stop}); every process it started is stopped, nothing was reported",
+              file=sys.stderr)
+        return 130
     if not ok:
         return 1
     summary = report(args, out, sampler, names)

@@ -3,17 +3,21 @@
 :func:`running_stack` starts the GitHub double (in this process, or as its own ``cloudfolio dev-github``
 process serving generated users, with a fixed latency per call), the legacy replica, queue worker
 processes over RabbitMQ and the router, each its own process, and removes everything (queues, data
-folder) afterwards. :func:`warm` refreshes every portfolio once and waits until each job has ended.
+folder) afterwards, also when SIGTERM or SIGINT ends the run (:func:`interrupted_by_signals`).
+:func:`warm` refreshes every portfolio once and waits until each job has ended.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -32,6 +36,28 @@ class Stack:
     github: FakeGitHub | None  # None when the double runs as its own process
     env: QueueEnv
     processes: list[Any]
+
+
+@contextmanager
+def interrupted_by_signals() -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT raise :class:`KeyboardInterrupt` in the main thread, so the
+    ``finally`` blocks around it stop what they started. Without this a SIGTERM ends the driver at
+    once and leaves every process of the stack running, and so does a SIGINT sent to a driver that a
+    shell started in the background (which starts it with SIGINT ignored). Elsewhere than in the
+    main thread (signals reach only that one) it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -63,29 +89,30 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
     })
     started: list[Any] = []
     double: ServiceProcess | None = None
-    try:
-        if github_generate is not None:
-            specs = [arg for user, count in github_generate.items() for arg in ("--generate", f"{user}:{count}")]
-            double = ServiceProcess(env, "dev-github", *specs, "--latency", f"{github_latency:g}", port=github_port,
-                                    ready_path="/users/octocat/repos")
-        started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
-        for roles in worker_groups or [worker_roles] * worker_processes:
-            started.append(WorkerProcess(env, *roles, threads=worker_threads))
-        started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
-        yield Stack(f"http://127.0.0.1:{router_port}", state, env, started)
-    finally:
-        for process in reversed(started):
-            process.stop()
-        if double is not None:
-            double.stop()
-        if server is not None:
-            server.stop()
-        delete_queues(broker_url, env.queue_names)
-        if logs_to is not None:
-            logs_to.mkdir(parents=True, exist_ok=True)
-            for log in data.glob("*.log"):
-                shutil.copy(log, logs_to / log.name)
-        shutil.rmtree(data, ignore_errors=True)
+    with interrupted_by_signals():
+        try:
+            if github_generate is not None:
+                specs = [arg for user, count in github_generate.items() for arg in ("--generate", f"{user}:{count}")]
+                double = ServiceProcess(env, "dev-github", *specs, "--latency", f"{github_latency:g}", port=github_port,
+                                        ready_path="/users/octocat/repos")
+            started.append(ServiceProcess(env, "legacy", port=legacy_port, ready_path="/api/health"))
+            for roles in worker_groups or [worker_roles] * worker_processes:
+                started.append(WorkerProcess(env, *roles, threads=worker_threads))
+            started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
+            yield Stack(f"http://127.0.0.1:{router_port}", state, env, started)
+        finally:
+            for process in reversed(started):
+                process.stop()
+            if double is not None:
+                double.stop()
+            if server is not None:
+                server.stop()
+            delete_queues(broker_url, env.queue_names)
+            if logs_to is not None:
+                logs_to.mkdir(parents=True, exist_ok=True)
+                for log in data.glob("*.log"):
+                    shutil.copy(log, logs_to / log.name)
+            shutil.rmtree(data, ignore_errors=True)
 
 
 def wait_for_jobs(client: httpx.Client, pending: dict[str, str], timeout: float) -> int:
