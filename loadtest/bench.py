@@ -17,7 +17,8 @@ Sections, in order (``--only`` picks some):
 
 Prints every table, then the goals with met / NOT met; ``--record`` writes the whole run into
 docs/BENCHMARKS.md between its ``bench`` markers, replacing the previous run. Exits 3 when
-RabbitMQ is not reachable, 0 otherwise (a goal not met is a result, not an error). Everything runs
+RabbitMQ is not reachable, 130 when SIGTERM or SIGINT stops it (after each started section has
+removed its processes and queues), 0 otherwise (a goal not met is a result, not an error). Everything runs
 on 127.0.0.1. From the repository root:
 
     python -m loadtest.bench --record          (about 15 minutes on 2 cores)
@@ -114,11 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"RabbitMQ is not reachable at 127.0.0.1:5672: {type(exc).__name__}", file=sys.stderr)
         return 3
+    from loadtest.stack import interrupted_by_signals
+
     started = time.monotonic()
-    sections = []
-    for name, step in plan(args):
-        print(f"\n[{name}] running", flush=True)
-        sections.append(step())
+    sections, name = [], "start"
+    try:
+        with interrupted_by_signals():  # every section's finally then stops its processes and queues
+            for name, step in plan(args):
+                print(f"\n[{name}] running", flush=True)
+                sections.append(step())
+    except KeyboardInterrupt as stop:
+        print(f"bench: interrupted ({stop}) during [{name}]; its processes and queues are removed, nothing was "
+              "recorded", file=sys.stderr)
+        return 130
     command = "python -m loadtest.bench" + (f" --only {args.only}" if args.only else "")
     text = render(sections, command, (time.monotonic() - started) / 60)
     print("\n" + text)

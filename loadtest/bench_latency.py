@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -86,6 +87,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
     table = ["| path | request | p50 ms | p95 ms | p99 ms |", "| --- | --- | --- | --- | --- |"]
     for path, name, samples in rows:
         p50, p95, p99 = _percentiles(samples)

@@ -32,10 +32,10 @@ def portfolio(size: int) -> list[dict]:
     from services.core.storage.local import LocalBackend
     from services.legacy.pipeline import refresh_inline
 
-    storage = LocalBackend(tempfile.mkdtemp(prefix="cf-bench-train-"))
-    cache = BundleCache(storage, CacheKeys())
-    refresh_inline(LocalSource(sample_portfolio_root()), cache, "yungryce")
-    documented = [r for r in cache.load_bundle("yungryce").data if r["has_documentation"]]
+    with tempfile.TemporaryDirectory(prefix="cf-bench-train-") as folder:
+        cache = BundleCache(LocalBackend(folder), CacheKeys())
+        refresh_inline(LocalSource(sample_portfolio_root()), cache, "yungryce")
+        documented = [r for r in cache.load_bundle("yungryce").data if r["has_documentation"]]
     records = []
     for index in range(size):
         base = documented[index % len(documented)]
@@ -54,11 +54,11 @@ def run_one(size: int, device: str, max_tokens: int) -> dict:
     from services.train.trainer import train_bundle
 
     records = portfolio(size)
-    folder = tempfile.mkdtemp(prefix="cf-bench-model-")
-    store = ModelStore(LocalBackend(folder), Path(folder) / "cache")
-    started = time.perf_counter()
-    outcome = train_bundle(store, "yungryce", records, TrainParams(device=device, max_tokens=max_tokens))
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="cf-bench-model-") as folder:  # the model archive: ~90 MB
+        store = ModelStore(LocalBackend(folder), Path(folder) / "cache")
+        started = time.perf_counter()
+        outcome = train_bundle(store, "yungryce", records, TrainParams(device=device, max_tokens=max_tokens))
+        wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     meta = outcome.metadata
     return {
