@@ -9,7 +9,7 @@ Why raw file descriptors instead of Python's buffered files: every system call r
 and a worker with 32 threads pays a thread switch for most of them. A buffered open costs an
 ``fstat``, an ``ioctl`` and ``lseek`` calls on top of the work; here a write is ``open``, one
 ``writev`` (or one ``write`` per 64 KiB of a streamed body), ``fstat`` and ``close``, and a read is
-``open``, ``fstat``, one ``pread`` (two when the trailer is long) and ``close``.
+``open``, ``fstat``, one ``pread`` (two for a blob over 64 KiB or a long trailer) and ``close``.
 
 Guarantees: :func:`write_blob` writes every byte or raises ``OSError``; :func:`read_blob` and
 :func:`read_trailer` raise :class:`ValueError` for a file that is not a whole blob of this format
@@ -29,6 +29,8 @@ MAGIC = b"CFBLOB2\n"
 FOOTER = struct.Struct(">Q8s")
 #: Bytes of a file's end read at once for its trailer: a trailer is a few hundred bytes.
 TAIL = 4096
+#: Files up to this size are read whole at once; the body is then sliced out of that read (a copy).
+WHOLE_READ = 64 * 1024
 #: A streamed body is written in pieces of about this size (one system call each).
 WRITE_CHUNK = 64 * 1024
 
@@ -99,7 +101,11 @@ def read_trailer(fd: int, file_size: int) -> tuple[dict[str, Any], int]:
 
 
 def read_blob(fd: int, file_size: int) -> tuple[dict[str, Any], bytes]:
-    """(trailer, body) of the blob file ``fd`` of ``file_size`` bytes, in one read."""
+    """(trailer, body) of the blob file ``fd`` of ``file_size`` bytes: one read up to
+    :data:`WHOLE_READ` bytes, above it the trailer and then the body (a bundle is not held twice)."""
+    if file_size > WHOLE_READ:
+        trailer, body_size = read_trailer(fd, file_size)
+        return trailer, _pread_exact(fd, body_size, 0)
     whole = _pread_exact(fd, file_size, 0)
     length, body_size = _split(whole, 0)
     return json.loads(whole[body_size:body_size + length]), whole[:body_size]
