@@ -127,18 +127,20 @@ def _on_medium(medium: Medium, messages: int, threads: int, floor_and_fetch: boo
     data = Path(tempfile.mkdtemp(prefix="cf-bench-", dir=medium.parent))
     names = [f"{prefix}-{n}" for n in ("sync", "merge", "training", "plan", "noop")]
     registry = CollectorRegistry()
-    pipeline = build_pipeline(_settings(data, names), registry=registry)
-    broker = pipeline.broker
-    boot_process(broker)
 
     def processed(actor: str) -> Callable[[], float]:
         return lambda: registry.get_sample_value("messages_processed_total", {"actor": actor, "outcome": "ok"}) or 0
 
-    repos = pipeline.backends.source.list_repos(USER)
-    jobs = messages // len(repos)
-    total = jobs * len(repos)
-    seconds: dict[str, float] = {"repos": total}
-    try:
+    pipeline: Pipeline | None = None
+    seconds: dict[str, float] = {}
+    try:  # from the first queue on: an interrupt anywhere still removes the queues and the folder
+        pipeline = build_pipeline(_settings(data, names), registry=registry)
+        broker = pipeline.broker
+        boot_process(broker)
+        repos = pipeline.backends.source.list_repos(USER)
+        jobs = messages // len(repos)
+        total = jobs * len(repos)
+        seconds["repos"] = total
         if floor_and_fetch:
             noop = dramatiq.actor(lambda: None, actor_name=f"{prefix}_noop", queue_name=names[4], broker=broker,
                                   max_retries=0)
@@ -168,7 +170,8 @@ def _on_medium(medium: Medium, messages: int, threads: int, floor_and_fetch: boo
                 pipeline.send(pipeline.actors.sync_repo.message(job.job_id, USER, repo, "live"))
         seconds["queued"] = _drain(broker, names[0], threads, processed("sync_repo"), total) / total
     finally:
-        pipeline.close()
+        if pipeline is not None:
+            pipeline.close()
         delete_queues(BROKER, names)
         shutil.rmtree(data, ignore_errors=True)
     return seconds

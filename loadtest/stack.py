@@ -43,21 +43,33 @@ def interrupted_by_signals() -> Iterator[None]:
     """While inside, SIGTERM and SIGINT raise :class:`KeyboardInterrupt` in the main thread, so the
     ``finally`` blocks around it stop what they started. Without this a SIGTERM ends the driver at
     once and leaves every process of the stack running, and so does a SIGINT sent to a driver that a
-    shell started in the background (which starts it with SIGINT ignored). Elsewhere than in the
-    main thread (signals reach only that one) it changes nothing."""
+    shell started in the background (which starts it with SIGINT ignored). After the first signal both
+    are ignored until the block is left, so the cleanup runs to its end. Elsewhere than in the main
+    thread (signals reach only that one) it changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
+    fired: list[int] = []
+
     def interrupt(signum: int, _frame: FrameType | None) -> None:
+        # once: a second Ctrl-C or a supervisor's repeated SIGTERM must not cut the cleanup short
+        fired.append(signum)
+        for other in handlers:
+            signal.signal(other, signal.SIG_IGN)
         raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    interrupt.interrupts_stack = True  # type: ignore[attr-defined]
+    handlers = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, interrupt) for signum in handlers}
     try:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if fired and getattr(handler, "interrupts_stack", False):
+                continue  # an enclosing block's cleanup runs next: it stays ignored until that one is left
+            # None: a handler installed outside Python, which cannot be put back from here
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 @contextmanager

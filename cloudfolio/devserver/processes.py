@@ -108,6 +108,15 @@ class CliProcess:
         wait_until(answering, timeout, lambda: f"{what} not answering within {timeout:g}s:\n{self.log_text()}",
                    interval=0.1)
 
+    def _ready_or_stopped(self, wait: Callable[[], None]) -> None:
+        """Run a constructor's readiness wait; when it fails (a timeout, a signal's KeyboardInterrupt)
+        stop the process first: no caller holds it yet, so nobody else could."""
+        try:
+            wait()
+        except BaseException:
+            self.stop(timeout=10)
+            raise
+
     def log_text(self) -> str:
         if not self._log.closed:
             self._log.flush()
@@ -137,7 +146,7 @@ class WorkerProcess(CliProcess):
         self.health_port = free_port()
         args = ["worker", *(roles or ("all",)), "--threads", str(threads), "--health-port", str(self.health_port)]
         super().__init__(queue_env, args, log_path or queue_env.data_dir / f"worker-{self.health_port}.log")
-        self.wait_healthy()
+        self._ready_or_stopped(self.wait_healthy)
 
     @property
     def health_url(self) -> str:
@@ -162,7 +171,8 @@ class ServiceProcess(CliProcess):
     def __init__(self, queue_env: QueueEnv, *args: str, port: int, ready_path: str) -> None:
         self.port = port
         super().__init__(queue_env, [*args, "--port", str(port)], queue_env.data_dir / f"{args[0]}-{port}.log")
-        self.wait_answering(f"{self.url}{ready_path}", args[0], lambda status: status < 500)
+        self._ready_or_stopped(lambda: self.wait_answering(f"{self.url}{ready_path}", args[0],
+                                                           lambda status: status < 500))
 
     @property
     def url(self) -> str:

@@ -37,3 +37,22 @@ def test_outside_the_main_thread_it_changes_nothing() -> None:
     thread.start()
     thread.join()
     assert seen == [before]
+
+
+def test_after_the_first_signal_both_are_ignored_until_the_outermost_block_is_left() -> None:
+    original = signal.getsignal(signal.SIGTERM)
+    during_cleanup: list[object] = []
+    with pytest.raises(KeyboardInterrupt), interrupted_by_signals():
+        try:
+            with interrupted_by_signals():
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    threading.Event().wait(5)
+                finally:
+                    os.kill(os.getpid(), signal.SIGTERM)  # a second one during the inner cleanup
+                    during_cleanup.append(signal.getsignal(signal.SIGINT))
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)  # and one during the enclosing block's cleanup
+            during_cleanup.append(signal.getsignal(signal.SIGTERM))
+    assert during_cleanup == [signal.SIG_IGN, signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGTERM) == original

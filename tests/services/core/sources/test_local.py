@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_a_local_source_folder_that_does_not_exist_is_a_configuration_error(tmp_
         make_source(settings)
 
 
-def test_documents_that_are_folders_or_undecodable_are_read_as_the_legacy_read_them(tmp_path: Path) -> None:
+def test_documents_that_are_folders_or_undecodable_are_read_as_before(tmp_path: Path) -> None:
     repo = tmp_path / "u" / "r"
     (repo / "README.md").mkdir(parents=True)  # a folder named like a document is no document
     (repo / "ARCHITECTURE.md").write_bytes(b"caf\xe9 " + b"x" * 70_000)  # not UTF-8, bigger than one read
@@ -94,3 +95,18 @@ def test_documents_that_are_folders_or_undecodable_are_read_as_the_legacy_read_t
     assert docs.architecture == "caf\ufffd " + "x" * 70_000
     assert docs.paths == ["main.py"]
     assert read_file_text(repo / "missing") is None and read_file_text(repo / "README.md") is None
+
+
+@pytest.mark.parametrize("content", [b"a\r\nb\rc\n", b"\r", b"x\r\r\n\ny", b"\xff\r\n\xe9", b"",
+                                     b"caf\xc3\xa9\r\n" * 9000])
+def test_a_document_reads_exactly_as_read_text_reads_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "README.md"
+    path.write_bytes(content)
+    assert read_file_text(path) == path.read_text("utf-8", errors="replace")
+
+
+def test_a_fifo_or_a_symlink_loop_named_like_a_document_is_no_document(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "README.md")  # no writer: a blocking open would wait forever
+    (tmp_path / "ARCHITECTURE.md").symlink_to(tmp_path / "ARCHITECTURE.md")
+    assert read_file_text(tmp_path / "README.md") is None
+    assert read_file_text(tmp_path / "ARCHITECTURE.md") is None
