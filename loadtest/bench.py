@@ -5,7 +5,8 @@ Sections, in order (``--only`` picks some):
 - ``e2e``: end-to-end refresh, legacy replica vs queue path, at 10, 50 and 200 repos, without and
   with training (``loadtest.bench_paths``);
 - ``threads``: the queue path at 50 and 200 repos with 8, 16, 32 and 64 sync worker threads;
-- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ, and a
+- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ, with the
+  local storage on the temp folder's disk and in memory (/dev/shm, where it is a tmpfs), and a
   status poll's cost reading the job document against listing the repo markers
   (``loadtest.bench_overhead``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes

@@ -44,32 +44,31 @@ def interrupted_by_signals() -> Iterator[None]:
     ``finally`` blocks around it stop what they started. Without this a SIGTERM ends the driver at
     once and leaves every process of the stack running, and so does a SIGINT sent to a driver that a
     shell started in the background (which starts it with SIGINT ignored). After the first signal both
-    are ignored until the block is left, so the cleanup runs to its end. Elsewhere than in the main
-    thread (signals reach only that one) it changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    are ignored until the block is left, so the cleanup runs to its end. Inside another such block,
+    or elsewhere than in the main thread (signals reach only that one), it changes nothing."""
+    handlers = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or _is_ours(signal.getsignal(signal.SIGTERM)):
+        yield  # not reachable by signals here, or an enclosing block already answers them
         return
-
-    fired: list[int] = []
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         # once: a second Ctrl-C or a supervisor's repeated SIGTERM must not cut the cleanup short
-        fired.append(signum)
         for other in handlers:
             signal.signal(other, signal.SIG_IGN)
         raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
     interrupt.interrupts_stack = True  # type: ignore[attr-defined]
-    handlers = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.signal(signum, interrupt) for signum in handlers}
     try:
         yield
     finally:
         for signum, handler in previous.items():
-            if fired and getattr(handler, "interrupts_stack", False):
-                continue  # an enclosing block's cleanup runs next: it stays ignored until that one is left
             # None: a handler installed outside Python, which cannot be put back from here
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _is_ours(handler: object) -> bool:
+    return getattr(handler, "interrupts_stack", False) is True
 
 
 @contextmanager

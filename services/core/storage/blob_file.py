@@ -48,10 +48,10 @@ def _write_all(fd: int, pieces: list[bytes | bytearray | memoryview]) -> None:
 
 
 def write_blob(fd: int, data: bytes | bytearray | memoryview | Iterable[bytes],
-               header: Callable[[], dict[str, Any]]) -> int:
+               header: Callable[[], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
     """Write the body, then the trailer ``header()`` gives, to the open file ``fd``; return the body's
-    size. ``header`` is called once the body has been read to its end (a streamed body may compute
-    its metadata as it goes)."""
+    size and that trailer. ``header`` is called once the body has been read to its end (a streamed
+    body may compute its metadata as it goes)."""
     if isinstance(data, bytes | bytearray | memoryview):
         body = [data]
         size = len(memoryview(data).cast("B"))
@@ -64,9 +64,10 @@ def write_blob(fd: int, data: bytes | bytearray | memoryview | Iterable[bytes],
                 size += len(pending)
                 pending = bytearray()
         body, size = [pending], size + len(pending)
-    trailer = json.dumps(header()).encode()
+    written = header()
+    trailer = json.dumps(written).encode()
     _write_all(fd, [*body, trailer, FOOTER.pack(len(trailer), MAGIC)])
-    return size
+    return size, written
 
 
 def _pread_exact(fd: int, size: int, offset: int) -> bytes:

@@ -212,13 +212,9 @@ class LocalBackend(StorageBackend):
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             try:
-                header = {"etag": etag, "content_type": content_type}
-
-                def trailer() -> dict[str, object]:
-                    header["metadata"] = validate_metadata(resolve_metadata(metadata))
-                    return header
-
-                body_size = blob_file.write_blob(fd, data, trailer)
+                body_size, header = blob_file.write_blob(fd, data, lambda: {
+                    "etag": etag, "metadata": validate_metadata(resolve_metadata(metadata)),
+                    "content_type": content_type})
                 # what we wrote, known without reading it back (the link or rename keeps the inode)
                 written = BlobInfo(key, body_size, etag, datetime.fromtimestamp(os.fstat(fd).st_mtime, UTC),
                                    header["metadata"])
