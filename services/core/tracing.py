@@ -106,7 +106,14 @@ def attributes(*, username: str | None = None, repo: str | None = None, job_id: 
 def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, links: list[Link] | None = None,
          context: otel_context.Context | None = None, **values: str | None) -> Iterator[Span]:
     """A span made current for the block, with the ``cloudfolio.*`` attributes of ``values``
-    (``username``, ``repo``, ``job_id``, ``path``, ``mode``); an exception marks it failed."""
+    (``username``, ``repo``, ``job_id``, ``path``, ``mode``); an exception marks it failed.
+
+    With no provider installed and no ``context`` given, the block runs under the current span, which
+    is what the API's no-op tracer would start, without building the attributes or changing the
+    context."""
+    if context is None and not installed():
+        yield trace.get_current_span()
+        return
     with tracer().start_as_current_span(name, context=context, kind=kind, links=links,
                                         attributes=attributes(**values), record_exception=False,
                                         set_status_on_exception=False) as current:

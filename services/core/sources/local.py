@@ -42,12 +42,13 @@ def sample_portfolio_root() -> Path:
     return Path(str(resources.files("services.core").joinpath("sample_portfolio")))
 
 
-def read_file_text(path: Path) -> str | None:
+def read_file_text(path: str | Path) -> str | None:
     """The text of a regular file as ``Path.read_text`` gives it (undecodable bytes replaced, line
     endings made ``\\n``), or None where there is none (missing, a folder, a FIFO, a symlink loop).
 
-    One open, one ``fstat``, reads to the end: a sync worker reads five files per repo from 32
-    threads, and every system call releases the GIL (``Path.is_file`` + ``read_text`` took ten).
+    One open, one ``fstat``, one read (more only for a file that grew meanwhile): a sync worker reads
+    five files per repo from 32 threads, and every system call releases the GIL (``Path.is_file`` +
+    ``read_text`` took ten).
     """
     try:
         # O_NONBLOCK: a FIFO named like a document must not block the worker (regular files ignore it)
@@ -62,9 +63,14 @@ def read_file_text(path: Path) -> str | None:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
             return None
-        data = bytearray()
-        while chunk := os.read(fd, max(found.st_size + 1 - len(data), 65536)):
-            data += chunk
+        # a regular file answers short only at its end, so a file that did not grow since the fstat
+        # is read in one call, without a second read to see the end
+        data = os.read(fd, found.st_size + 1)
+        if len(data) > found.st_size:
+            rest = [data]
+            while chunk := os.read(fd, 65536):
+                rest.append(chunk)
+            data = b"".join(rest)
     finally:
         os.close(fd)
     text = data.decode("utf-8", errors="replace")
@@ -123,7 +129,7 @@ class LocalSource(RepoSource):
         return folder
 
     def _tree(self, folder: Path) -> list[tuple[str, int]]:
-        listing = read_file_text(folder / "_tree.tsv")
+        listing = read_file_text(os.path.join(folder, "_tree.tsv"))
         if listing is not None:
             return parse_tree(listing)
         entries = []
@@ -174,7 +180,7 @@ class LocalSource(RepoSource):
         folder = self._user_dir(username) / validate_repo_name(repo["name"])
         docs = RepoDocuments()
         for field_name, path in DOCUMENT_PATHS.items():
-            text = read_file_text(folder / path)
+            text = read_file_text(os.path.join(folder, path))  # a string join: pathlib's costs more than the read
             if text is not None:
                 setattr(docs, field_name, text)
         entries = self._tree(folder)

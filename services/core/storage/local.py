@@ -23,6 +23,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import random
 import stat
 import threading
 import uuid
@@ -59,6 +60,10 @@ _HEAD_CACHE = 4096
 _FOLDER_RACES = 3
 #: Times a write holding that lock makes the folder (a sibling's delete may prune an empty parent).
 _MAKE_TRIES = 20
+#: Etags (and temp file names) are 128 random bits from a generator seeded by the OS, and seeded again in
+#: a forked child: ``uuid4`` asks the kernel on every write, a system call that releases the GIL.
+_ETAGS = random.Random()
+os.register_at_fork(after_in_child=_ETAGS.seed)
 
 
 class LocalBackend(StorageBackend):
@@ -78,7 +83,8 @@ class LocalBackend(StorageBackend):
         self._locks = self.root / "locks"
         for folder in (self._blobs, self._tmp, self._locks):
             folder.mkdir(parents=True, exist_ok=True)
-        self._folders: dict[str, Path] = {}
+        self._folders: dict[str, str] = {}
+        self._tmp_prefix = f"{self._tmp}/"
         # key -> (inode, mtime ns, ctime ns, size) of the file a head was read from, and that head: every
         # write is a new file renamed or linked in, so an unchanged identity is an unchanged blob
         self._heads: dict[str, tuple[tuple[int, int, int, int], BlobInfo]] = {}
@@ -93,17 +99,20 @@ class LocalBackend(StorageBackend):
         return f"LocalBackend({str(self.root)!r})"
 
     # -- paths -------------------------------------------------------------------------------
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str) -> str:
+        # plain strings, not Path objects: every storage call makes one, and pathlib's joins cost more
+        # than the system call the path is for
         folder_key, _, name = validate_key(key).rpartition("/")
-        return self._folder(folder_key, key) / name
+        return f"{self._folder(folder_key, key)}/{name}"
 
-    def _folder(self, folder_key: str, key: str) -> Path:
+    def _folder(self, folder_key: str, key: str) -> str:
         """The blob folder of a key, resolved once: a symlinked folder out of the root is refused."""
         folder = self._folders.get(folder_key)
         if folder is None:
-            folder = (self._blobs / folder_key).resolve() if folder_key else self._blobs
-            if folder != self._blobs and self._blobs not in folder.parents:
+            resolved = (self._blobs / folder_key).resolve() if folder_key else self._blobs
+            if resolved != self._blobs and self._blobs not in resolved.parents:
                 raise ValueError(f"key {key!r} resolves outside the storage root")
+            folder = str(resolved)
             if len(self._folders) >= _FOLDER_CACHE:
                 self._folders.clear()
             self._folders[folder_key] = folder
@@ -206,8 +215,8 @@ class LocalBackend(StorageBackend):
         if_match: str | None = None,
     ) -> BlobInfo:
         path = self._path(key)
-        etag = uuid.uuid4().hex  # also names the temp file: one random draw per write
-        temp = self._tmp / f"{etag}.part"
+        etag = f"{_ETAGS.getrandbits(128):032x}"  # also names the temp file: one random draw per write
+        temp = f"{self._tmp_prefix}{etag}.part"
         moved = False
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
@@ -226,27 +235,27 @@ class LocalBackend(StorageBackend):
         finally:
             if not moved:  # a rename consumed the temp file; a link or a refusal left it
                 with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
+                    os.unlink(temp)
         return written
 
-    def _commit(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
+    def _commit(self, temp: str, path: str, key: str, *, create_only: bool, if_match: str | None) -> bool:
         """Make the written temp file the blob; True when it was renamed (so it no longer exists)."""
         for _attempt in range(_FOLDER_RACES):
             try:
                 return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
             except FileNotFoundError:  # the first blob of its folder (or a delete just pruned it): make it
                 with contextlib.suppress(FileNotFoundError, FileExistsError):  # a prune raced the making
-                    os.makedirs(path.parent, exist_ok=True)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
         # deletes keep emptying and pruning the folder between our making it and linking into it: make
         # it under its lock, which a prune takes too; once it holds our blob no prune can remove it
         with self._locked(key.rpartition("/")[0], folder=True):
             for _attempt in range(_MAKE_TRIES):
                 with contextlib.suppress(FileNotFoundError):  # a parent pruned between two of its mkdirs
-                    os.makedirs(path.parent, exist_ok=True)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
                     break
             return self._link_or_rename(temp, path, key, create_only=create_only, if_match=if_match)
 
-    def _link_or_rename(self, temp: Path, path: Path, key: str, *, create_only: bool, if_match: str | None) -> bool:
+    def _link_or_rename(self, temp: str, path: str, key: str, *, create_only: bool, if_match: str | None) -> bool:
         if create_only:
             try:
                 os.link(temp, path)
@@ -274,7 +283,7 @@ class LocalBackend(StorageBackend):
         path = self._path(key)
         if if_match is None:
             try:
-                path.unlink()
+                os.unlink(path)
             except FileNotFoundError:
                 return False
         else:
@@ -284,8 +293,8 @@ class LocalBackend(StorageBackend):
                     return False
                 if current != if_match:
                     raise PreconditionFailed(key)
-                path.unlink()
-        self._prune(path.parent)
+                os.unlink(path)
+        self._prune(Path(path).parent)
         return True
 
     def _prune(self, folder: Path) -> None:

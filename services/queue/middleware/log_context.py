@@ -9,6 +9,8 @@ It takes no parameters.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from dramatiq import Middleware
@@ -19,12 +21,19 @@ from services.core.logs import set_log_context
 CONTEXT_ARGUMENTS = ("job_id", "username", "mode", "repo")
 
 
+@lru_cache(maxsize=256)
+def positional_names(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The names ``fn``'s positional arguments bind to; once per function, since a signature costs
+    more than the rest of a message's middleware."""
+    # inspect.signature follows __wrapped__, so actors wrapped by a decorator keep their names
+    parameters = inspect.signature(fn).parameters.values()
+    return tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
 def message_arguments(broker: Any, message: Any) -> dict[str, Any]:
     """Map a message's positional and keyword arguments to the actor's parameter names."""
     try:
-        # inspect.signature follows __wrapped__, so actors wrapped by a decorator keep their names
-        parameters = inspect.signature(broker.get_actor(message.actor_name).fn).parameters.values()
-        names = tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        names = positional_names(broker.get_actor(message.actor_name).fn)
     except Exception:  # an actor unknown to this process: keyword arguments only
         names = ()
     values = dict(zip(names, message.args, strict=False))

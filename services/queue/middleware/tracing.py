@@ -13,7 +13,9 @@
   arguments, the queue (``messaging.destination.name``) and the message id; an actor that raised is
   marked as an error (a retry's ``Retry`` included: that delivery did not succeed).
 
-With no tracer provider configured every call is the OpenTelemetry API's no-op.
+With no tracer provider configured every call is the OpenTelemetry API's no-op, and an actor runs
+under the carried span itself (what the no-op tracer would start) without its attributes being
+worked out.
 
 Parameters:
   provider(TracerProvider | None): where the spans go; default: the process's global provider,
@@ -49,6 +51,13 @@ class Tracing(Middleware):
         message.options.update(carrier)
 
     def before_process_message(self, broker: Any, message: Any) -> None:
+        carried = tracing.extract(message.options)
+        if self.provider is None and not tracing.installed():
+            # what the API's no-op tracer would start: the carried span itself, made current so the
+            # messages this actor sends carry the trace on; no attributes are worth computing for it
+            span = trace.get_current_span(carried)
+            self._active.entry = (span, otel_context.attach(trace.set_span_in_context(span)))
+            return
         arguments = message_arguments(broker, message)
         repo = arguments.get("repo")
         values = {
@@ -56,7 +65,7 @@ class Tracing(Middleware):
             "repo": repo.get("name") if isinstance(repo, dict) else repo,
         }
         span = self._tracer().start_span(
-            message.actor_name, context=tracing.extract(message.options), kind=tracing.SpanKind.CONSUMER,
+            message.actor_name, context=carried, kind=tracing.SpanKind.CONSUMER,
             attributes={**tracing.attributes(**values), "messaging.system": "rabbitmq",
                         "messaging.destination.name": message.queue_name,
                         "messaging.message.id": message.message_id,

@@ -105,6 +105,26 @@ def test_a_document_reads_exactly_as_read_text_reads_it(tmp_path: Path, content:
     assert read_file_text(path) == path.read_text("utf-8", errors="replace")
 
 
+def test_a_document_is_read_in_one_call_unless_it_grew_after_its_size_was_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "README.md"
+    path.write_bytes(b"0123456789" * 10_000)
+    reads: list[int] = []
+    real_read, real_fstat = os.read, os.fstat
+
+    def counted_read(fd: int, size: int) -> bytes:
+        reads.append(size)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", counted_read)
+    assert read_file_text(path) == path.read_text() and len(reads) == 1
+
+    # the file "grew" between the fstat and the read: the rest is read to the end
+    monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 10, *real_fstat(fd)[7:])))
+    reads.clear()
+    assert read_file_text(path) == path.read_text() and len(reads) > 1
+
+
 def test_a_fifo_or_a_symlink_loop_named_like_a_document_is_no_document(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "README.md")  # no writer: a blocking open would wait forever
     (tmp_path / "ARCHITECTURE.md").symlink_to(tmp_path / "ARCHITECTURE.md")

@@ -181,3 +181,21 @@ def test_a_listing_enters_only_the_folders_that_can_hold_its_keys(tmp_path: Path
     assert sorted(scanned) == [".", "repo_level_bundle_ann_dir"]
     scanned.clear()
     assert storage.count("jobs/1/") == 2 and sorted(scanned) == ["jobs/1", "jobs/1/repos"]
+
+
+def test_a_forked_process_draws_etags_of_its_own(tmp_path: Path) -> None:
+    # etags come from a seeded generator: a child that kept its parent's state would repeat its etags
+    # (and temp file names) in the same folder
+    backend = LocalBackend(tmp_path)
+    backend.put("warm", b"0")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one write, its etag to the parent, and out without pytest's cleanup
+        os.close(read_end)
+        os.write(write_end, backend.put("child", b"1").etag.encode())
+        os._exit(0)
+    os.close(write_end)
+    child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child != backend.put("parent", b"1").etag

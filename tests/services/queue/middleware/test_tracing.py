@@ -103,3 +103,26 @@ def test_without_a_provider_nothing_is_recorded_and_messages_carry_no_context() 
         assert "traceparent" not in message.options
     finally:
         broker.close()
+
+
+def test_without_a_provider_a_carried_trace_still_reaches_what_the_actor_sends() -> None:
+    # a worker without a provider sits between processes that record: the trace must not break there
+    broker = StubBroker(middleware=[Tracing()])
+    broker.emit_after("process_boot")
+    carried = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    sent: list[dramatiq.Message] = []
+    try:
+        inner = dramatiq.Actor(lambda: None, broker=broker, actor_name="inner", queue_name="i", priority=0,
+                               options={})
+        outer = dramatiq.Actor(lambda: sent.append(inner.send()), broker=broker, actor_name="outer",
+                               queue_name="o", priority=0, options={})
+        broker.enqueue(outer.message_with_options(traceparent=carried))
+        worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+        worker.start()
+        try:
+            broker.join("o", fail_fast=True)
+        finally:
+            worker.stop()
+        assert [message.options.get("traceparent") for message in sent] == [carried]
+    finally:
+        broker.close()
