@@ -30,7 +30,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -208,7 +208,8 @@ class JobStore:
 
     @staticmethod
     def _encode(job: Job) -> bytes:
-        return json.dumps(asdict(job), separators=(",", ":")).encode()
+        # its fields as they are (JSON values all): asdict's deep copy cost a third of a job update
+        return json.dumps(vars(job), separators=(",", ":")).encode()
 
     def update(self, job_id: str, change: Callable[[Job], bool | None]) -> Job:
         """Apply ``change`` to the job with compare-and-swap; ``change`` returns False to skip writing.
