@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -35,26 +34,42 @@ def test_each_mapping_lands_in_its_class_and_the_classes_sum_to_the_rss() -> Non
     assert sum(totals.values()) == sum(m.rss_kb for m in parse(text))
 
 
+#: A fresh interpreter that starts four threads with deep stacks when told to: measured in its own
+#: process, since glibc reuses the stacks of threads that ended, and the test process has had many.
+THREADS_ON_CUE = """
+import sys, threading
+release, deepest = threading.Event(), threading.Barrier(5)
+def deep(level):  # touch stack pages so that they are resident
+    if level:
+        deep(level - 1)
+    else:
+        deepest.wait()
+        release.wait()
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(4):
+    threading.Thread(target=deep, args=(200,), daemon=True).start()
+deepest.wait()
+print("started", flush=True)
+sys.stdin.readline()
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/smaps is Linux's")
 def test_a_live_process_shows_its_threads_stacks() -> None:
-    release = threading.Event()
-
-    def deep(level: int) -> None:  # touch stack pages so that they are resident
-        if level:
-            deep(level - 1)
-        else:
-            release.wait()
-
-    before = resident_by_class(os.getpid())
-    threads = [threading.Thread(target=deep, args=(200,)) for _ in range(4)]
-    for thread in threads:
-        thread.start()
+    child = subprocess.Popen([sys.executable, "-c", THREADS_ON_CUE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    assert child.stdin is not None and child.stdout is not None
     try:
-        during = resident_by_class(os.getpid())
+        assert child.stdout.readline().strip() == "ready"
+        before = resident_by_class(child.pid)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "started"
+        during = resident_by_class(child.pid)
     finally:
-        release.set()
-        for thread in threads:
-            thread.join()
+        child.kill()
+        child.wait()
     assert before is not None and during is not None and set(during) == set(CLASSES)
     assert during["thread_stacks"] > before["thread_stacks"], "four more threads, four more resident stacks"
 
