@@ -108,12 +108,15 @@ def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, links: list[Link] | N
     """A span made current for the block, with the ``cloudfolio.*`` attributes of ``values``
     (``username``, ``repo``, ``job_id``, ``path``, ``mode``); an exception marks it failed.
 
-    With no provider installed and no ``context`` given, the block runs under the current span, which
-    is what the API's no-op tracer would start, without building the attributes or changing the
-    context."""
+    With no provider installed, no ``context`` given and no recording span current, the block runs
+    under the current span, which is what the API's no-op tracer would start, without building the
+    attributes or changing the context. (A recording span can be current without an installed
+    provider where a provider is passed in directly; the no-op tracer would not hand that one out.)"""
     if context is None and not installed():
-        yield trace.get_current_span()
-        return
+        current = trace.get_current_span()
+        if isinstance(current, NonRecordingSpan):
+            yield current
+            return
     with tracer().start_as_current_span(name, context=context, kind=kind, links=links,
                                         attributes=attributes(**values), record_exception=False,
                                         set_status_on_exception=False) as current:

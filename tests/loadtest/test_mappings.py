@@ -57,19 +57,18 @@ sys.stdin.readline()
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/smaps is Linux's")
 def test_a_live_process_shows_its_threads_stacks() -> None:
-    child = subprocess.Popen([sys.executable, "-c", THREADS_ON_CUE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
-    assert child.stdin is not None and child.stdout is not None
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        before = resident_by_class(child.pid)
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        assert child.stdout.readline().strip() == "started"
-        during = resident_by_class(child.pid)
-    finally:
-        child.kill()
-        child.wait()
+    with subprocess.Popen([sys.executable, "-c", THREADS_ON_CUE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as child:
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            before = resident_by_class(child.pid)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "started"
+            during = resident_by_class(child.pid)
+        finally:
+            child.kill()
     assert before is not None and during is not None and set(during) == set(CLASSES)
     assert during["thread_stacks"] > before["thread_stacks"], "four more threads, four more resident stacks"
 

@@ -55,14 +55,17 @@ def test_mapping_classes_are_summed_over_a_process_family_and_get_a_slope() -> N
 def test_the_sampler_splits_each_member_of_a_process_family_by_mapping() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
+        def family() -> set[int]:  # servers other tests started are children of this process too
+            return {os.getpid(), *(process.pid for process in psutil.Process().children(recursive=True))}
+
         sampler = RssSampler({"tests": os.getpid()}, every=1, mappings=True)
+        before = family()
         sampler.sample()
-        # the family as it was sampled: servers other tests started are children of this process too
-        family = {os.getpid(), *(process.pid for process in psutil.Process().children(recursive=True))}
+        around = before | family()  # a member that came or went during the sample is one of either
     finally:
         child.kill()
         child.wait()
     pids = {row["pid"] for row in sampler.mapping_rows}
-    assert {os.getpid(), child.pid} <= pids <= family
+    assert {os.getpid(), child.pid} <= pids <= around
     assert all(set(CLASSES) <= set(row) and row["process"] == "tests" for row in sampler.mapping_rows)
     assert sum(row["files"] for row in sampler.mapping_rows) > 0

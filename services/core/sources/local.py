@@ -63,10 +63,11 @@ def read_file_text(path: str | Path) -> str | None:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
             return None
-        # a regular file answers short only at its end, so a file that did not grow since the fstat
-        # is read in one call, without a second read to see the end
+        # a regular file answers short only at its end, so a file whose size did not change since the
+        # fstat is read in one call, without a second read to see the end; one that grew or shrank (or
+        # a read cut at the kernel's 2 GiB limit) is read on to its end
         data = os.read(fd, found.st_size + 1)
-        if len(data) > found.st_size:
+        if len(data) != found.st_size:
             rest = [data]
             while chunk := os.read(fd, 65536):
                 rest.append(chunk)

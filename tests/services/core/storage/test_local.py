@@ -191,9 +191,11 @@ def test_a_forked_process_draws_etags_of_its_own(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: one write, its etag to the parent, and out without pytest's cleanup
-        os.close(read_end)
-        os.write(write_end, backend.put("child", b"1").etag.encode())
-        os._exit(0)
+        try:
+            os.close(read_end)
+            os.write(write_end, backend.put("child", b"1").etag.encode())
+        finally:  # whatever happens, never return into a second pytest run (the parent reads nothing)
+            os._exit(0)
     os.close(write_end)
     child = os.read(read_end, 64).decode()
     os.close(read_end)
