@@ -47,7 +47,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTEXT_KEYS = ("traceparent", "tracestate")
 
 __all__ = ["CONTEXT_KEYS", "Link", "Span", "SpanKind", "annotate", "attributes", "current_ids", "extract",
-           "inject", "span", "tracer"]
+           "inject", "span", "tracer", "untraced"]
 
 
 #: A proxy: it follows whichever provider is installed, even one installed after this import. Looked up
@@ -102,21 +102,30 @@ def attributes(*, username: str | None = None, repo: str | None = None, job_id: 
     return {name: str(value) for name, value in values.items() if value is not None}
 
 
+def untraced(context: otel_context.Context | None = None) -> Span | None:
+    """The span the API's no-op tracer would start in ``context`` (default: the current one) when no
+    provider is installed, so that hot paths skip all span work; None when spans may record.
+
+    That is the context's own span when it does not record. (A recording span can be current without
+    an installed provider where a provider is passed in directly; the no-op tracer would not hand that
+    one out, so then the answer is None too.)"""
+    if installed():
+        return None
+    current = trace.get_current_span(context)
+    return current if isinstance(current, NonRecordingSpan) else None
+
+
 @contextmanager
 def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, links: list[Link] | None = None,
          context: otel_context.Context | None = None, **values: str | None) -> Iterator[Span]:
     """A span made current for the block, with the ``cloudfolio.*`` attributes of ``values``
     (``username``, ``repo``, ``job_id``, ``path``, ``mode``); an exception marks it failed.
 
-    With no provider installed, no ``context`` given and no recording span current, the block runs
-    under the current span, which is what the API's no-op tracer would start, without building the
-    attributes or changing the context. (A recording span can be current without an installed
-    provider where a provider is passed in directly; the no-op tracer would not hand that one out.)"""
-    if context is None and not installed():
-        current = trace.get_current_span()
-        if isinstance(current, NonRecordingSpan):
-            yield current
-            return
+    Without ``context``, where :func:`untraced` finds no span work to do, the block runs under the
+    current span without building the attributes or changing the context."""
+    if context is None and (current := untraced()) is not None:
+        yield current
+        return
     with tracer().start_as_current_span(name, context=context, kind=kind, links=links,
                                         attributes=attributes(**values), record_exception=False,
                                         set_status_on_exception=False) as current:

@@ -52,11 +52,11 @@ class Tracing(Middleware):
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         carried = tracing.extract(message.options)
-        if self.provider is None and not tracing.installed():
-            # what the API's no-op tracer would start: the carried span itself, made current so the
-            # messages this actor sends carry the trace on; no attributes are worth computing for it
-            span = trace.get_current_span(carried)
-            self._active.entry = (span, otel_context.attach(trace.set_span_in_context(span)))
+        untraced = tracing.untraced(carried) if self.provider is None else None
+        if untraced is not None:
+            # the carried span itself, made current so the messages this actor sends carry the trace on;
+            # no attributes are worth computing for it
+            self._active.entry = (untraced, otel_context.attach(trace.set_span_in_context(untraced)))
             return
         arguments = message_arguments(broker, message)
         repo = arguments.get("repo")
