@@ -3,12 +3,12 @@
 Sections, in order (``--only`` picks some):
 
 - ``e2e``: end-to-end refresh, legacy replica vs queue path, at 10, 50 and 200 repos, without and
-  with training (``loadtest.bench_paths``);
+  with training, the queue workers in their default number of processes (``loadtest.bench_paths``);
 - ``threads``: the queue path at 50 and 200 repos with 8, 16, 32 and 64 sync worker threads;
-- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ, with the
-  local storage on the temp folder's disk and in memory (/dev/shm, where it is a tmpfs), and a
-  status poll's cost reading the job document against listing the repo markers
-  (``loadtest.bench_overhead``);
+- ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ, in the
+  worker processes ``cloudfolio worker`` runs by default (one per CPU) and in one, with the local
+  storage on the temp folder's disk and in memory (/dev/shm, where it is a tmpfs), and a status
+  poll's cost reading the job document against listing the repo markers (``loadtest.bench_overhead``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes
   from memory and from the same storage (``loadtest.bench_router``; needs wrk);
 - ``tracing``: the same cached GET through routers exporting spans over OTLP/HTTP (default
@@ -45,25 +45,29 @@ BEGIN, END = "<!-- bench:begin (written by python -m loadtest.bench --record) --
 SECTIONS = ("e2e", "threads", "overhead", "router", "tracing", "load")
 
 
-def _default_threads() -> int:
+def _worker_defaults() -> tuple[int, int]:
+    """Threads per worker process and worker processes, as `cloudfolio worker` would pick them here."""
+    from cloudfolio.cpus import available_cpus
     from services.core.settings import Settings
 
-    return Settings.from_env({}).worker_threads
+    settings = Settings.from_env({})
+    return settings.worker_threads, settings.worker_processes or available_cpus()
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
     from loadtest import bench_load, bench_overhead, bench_paths, bench_router
 
-    threads = _default_threads()
+    threads, processes = _worker_defaults()
     sizes = [int(s) for s in args.sizes.split(",")]
     settings = dict(kv.split("=", 1) for kv in args.set)
     steps = {
-        "e2e": [lambda: bench_paths.end_to_end(sizes, threads, training=False, repeat=args.repeat, settings=settings),
-                lambda: bench_paths.end_to_end(sizes, threads, training=True, repeat=1, settings=settings)],
+        "e2e": [lambda: bench_paths.end_to_end(sizes, threads, processes, training=False, repeat=args.repeat,
+                                               settings=settings),
+                lambda: bench_paths.end_to_end(sizes, threads, processes, training=True, repeat=1, settings=settings)],
         "threads": [lambda size=size: bench_paths.worker_threads(size, [8, 16, 32, 64], args.repeat, threads,
-                                                                 settings)
+                                                                 processes, settings)
                     for size in sorted({50, max(sizes)})],
-        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads),
+        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads, processes),
                      lambda: bench_overhead.status_poll_cost()],
         "router": [lambda: bench_router.cached_get()],
         "tracing": [lambda: bench_router.tracing_overhead()],

@@ -1,15 +1,18 @@
 """Per-repo cost of the queue path against a no-op Dramatiq actor on the same RabbitMQ.
 
-Five measurements of the same work, side by side, in this process (one worker of ``threads``
-threads where a worker runs), over the sample portfolio's repos from the local source into local
-storage, so GitHub's latency is out of the picture:
+The same work measured side by side over the sample portfolio's repos, from the local source into
+local storage, so GitHub's latency is out of the picture. Workers run as worker processes (spawned,
+each a Dramatiq ``Worker`` of ``threads`` threads on the project's pipeline, as ``cloudfolio worker``
+runs them), ``processes`` of them: the default of ``cloudfolio worker``, one per CPU:
 
 - a no-op actor on the project's broker and middleware: the floor of a message;
-- ``fetch_documents`` + ``build_record`` called in a loop: the work of a sync itself;
+- ``fetch_documents`` + ``build_record`` called in a loop (in this process): the work of a sync itself;
 - the storage calls a repo makes, alone: the record written, the repo's marker created, the job
   read and written back by compare-and-swap (what any layout of these three blobs costs);
 - the ``sync_repo`` step called directly (fetch, save, bookkeeping, the merge hand-off);
-- ``sync_repo`` through RabbitMQ and a worker.
+- ``sync_repo`` through RabbitMQ and one worker process, then through ``processes`` of them (the
+  worker's default; one process is bound by Python's GIL, and on a machine of several cores the
+  worker runs one per core).
 
 The storage-bound rows run twice in the same run: with the local storage on the temp folder's disk
 and in memory (``/dev/shm``, where it is a tmpfs), so what the disk's file creations cost is told
@@ -21,17 +24,19 @@ sends a merge, as in a real refresh.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dramatiq
 from prometheus_client import CollectorRegistry
 
+from cloudfolio.cpus import available_cpus
 from cloudfolio.devserver.processes import delete_queues
 from cloudfolio.devserver.waiting import wait_until
 from loadtest.bench_common import BROKER, Goal, Section
@@ -82,16 +87,70 @@ def media() -> list[Medium]:
     return found
 
 
-def _drain(broker: dramatiq.Broker, queue: str, threads: int, processed: Callable[[], float], total: int) -> float:
-    worker = dramatiq.Worker(broker, queues={queue}, worker_threads=threads, worker_timeout=100)
-    started = time.perf_counter()
+def _noop() -> None:
+    """The no-op actor's body (module level: a spawned worker process imports it)."""
+
+
+def _worker_process(env: dict[str, str], queue: str, threads: int, noop_actor: str, counts: Any, index: int,
+                    ready: Any, go: Any, stop: Any) -> None:
+    """One worker process: the pipeline from ``env`` (plus the no-op actor when ``noop_actor`` is set),
+    a Dramatiq worker on ``queue`` started at ``go``, its count of finished messages in ``counts[index]``."""
+    registry = CollectorRegistry()
+    pipeline = build_pipeline(Settings.from_env(env), registry=registry)
+    actor = "sync_repo"
+    if noop_actor:
+        actor = dramatiq.actor(_noop, actor_name=noop_actor, queue_name=queue, broker=pipeline.broker,
+                               max_retries=0).actor_name
+    boot_process(pipeline.broker)
+    ready.release()
+    go.wait()
+    worker = dramatiq.Worker(pipeline.broker, queues={queue}, worker_threads=threads, worker_timeout=100)
     worker.start()
     try:
-        wait_until(lambda: processed() >= total, 600, lambda: f"{queue}: {processed():.0f} of {total} in 600 s",
+        while not stop.is_set():
+            counts[index] = int(registry.get_sample_value("messages_processed_total",
+                                                          {"actor": actor, "outcome": "ok"}) or 0)
+            stop.wait(0.01)
+    finally:
+        worker.stop()
+        pipeline.close()
+
+
+def _drain(env: dict[str, str], queue: str, processes: int, threads: int, total: int, noop_actor: str = "") -> float:
+    """Seconds ``processes`` worker processes take to finish the ``total`` messages waiting on ``queue``,
+    from the moment they all start consuming (their imports and connections are not counted)."""
+    context = multiprocessing.get_context("spawn")
+    counts = context.Array("q", processes, lock=False)
+    ready, go, stop = context.Semaphore(0), context.Event(), context.Event()
+    children = [context.Process(target=_worker_process, daemon=True,
+                                args=(env, queue, threads, noop_actor, counts, index, ready, go, stop))
+                for index in range(processes)]
+    for child in children:
+        child.start()
+    arrived = 0
+
+    def all_ready() -> bool:
+        nonlocal arrived
+        while ready.acquire(block=False):
+            arrived += 1
+        dead = [child.exitcode for child in children if child.exitcode is not None]
+        if dead:
+            raise RuntimeError(f"a worker process exited with {dead[0]} before it consumed")
+        return arrived == processes
+
+    try:
+        wait_until(all_ready, 120, f"{processes} worker processes not ready in 120 s", interval=0.05)
+        started = time.perf_counter()
+        go.set()
+        wait_until(lambda: sum(counts) >= total, 600, lambda: f"{queue}: {sum(counts)} of {total} in 600 s",
                    interval=0.01)
         return time.perf_counter() - started
     finally:
-        worker.stop()
+        stop.set()
+        for child in children:
+            child.join(timeout=60)
+            if child.is_alive():
+                child.kill()
 
 
 def _storage_alone(pipeline: Pipeline, repos: list[dict], jobs: int) -> float:
@@ -113,28 +172,32 @@ def _storage_alone(pipeline: Pipeline, repos: list[dict], jobs: int) -> float:
     return (time.perf_counter() - started) / (jobs * len(repos))
 
 
-def _settings(data: Path, names: list[str]) -> Settings:
-    return Settings.from_env({
+def _env(data: Path, names: list[str]) -> dict[str, str]:
+    return {
         "CLOUDFOLIO_BROKER_URL": BROKER, "CLOUDFOLIO_DATA_DIR": str(data), "CLOUDFOLIO_LOG_LEVEL": "warning",
         "CLOUDFOLIO_SYNC_QUEUE": names[0], "CLOUDFOLIO_MERGE_QUEUE": names[1],
-        "CLOUDFOLIO_TRAINING_QUEUE": names[2], "CLOUDFOLIO_PLAN_QUEUE": names[3]})
+        "CLOUDFOLIO_TRAINING_QUEUE": names[2], "CLOUDFOLIO_PLAN_QUEUE": names[3]}
 
 
-def _on_medium(medium: Medium, messages: int, threads: int, floor_and_fetch: bool) -> dict[str, float]:
+def _send_syncs(pipeline: Pipeline, repos: list[dict], jobs: int) -> None:
+    for _ in range(jobs):
+        job = pipeline.backends.jobs.create(USER)
+        pipeline.backends.jobs.set_total(job.job_id, len(repos))
+        for repo in repos:
+            pipeline.send(pipeline.actors.sync_repo.message(job.job_id, USER, repo, "live"))
+
+
+def _on_medium(medium: Medium, messages: int, threads: int, processes: int, floor_and_fetch: bool) -> dict[str, float]:
     """Seconds per repo of each row measured with the storage on ``medium`` (the no-op floor and the
     fetch, which touch no storage, only when ``floor_and_fetch``)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     data = Path(tempfile.mkdtemp(prefix="cf-bench-", dir=medium.parent))
     names = [f"{prefix}-{n}" for n in ("sync", "merge", "training", "plan", "noop")]
-    registry = CollectorRegistry()
-
-    def processed(actor: str) -> Callable[[], float]:
-        return lambda: registry.get_sample_value("messages_processed_total", {"actor": actor, "outcome": "ok"}) or 0
-
+    env = _env(data, names)
     pipeline: Pipeline | None = None
     seconds: dict[str, float] = {}
     try:  # from the first queue on: an interrupt anywhere still removes the queues and the folder
-        pipeline = build_pipeline(_settings(data, names), registry=registry)
+        pipeline = build_pipeline(Settings.from_env(env), registry=CollectorRegistry())
         broker = pipeline.broker
         boot_process(broker)
         repos = pipeline.backends.source.list_repos(USER)
@@ -142,11 +205,11 @@ def _on_medium(medium: Medium, messages: int, threads: int, floor_and_fetch: boo
         total = jobs * len(repos)
         seconds["repos"] = total
         if floor_and_fetch:
-            noop = dramatiq.actor(lambda: None, actor_name=f"{prefix}_noop", queue_name=names[4], broker=broker,
+            noop = dramatiq.actor(_noop, actor_name=f"{prefix}_noop", queue_name=names[4], broker=broker,
                                   max_retries=0)
             for _ in range(total):
                 pipeline.send(noop.message())
-            seconds["floor"] = _drain(broker, names[4], threads, processed(noop.actor_name), total) / total
+            seconds["floor"] = _drain(env, names[4], processes, threads, total, noop.actor_name) / total
             started = time.perf_counter()
             for index in range(total):
                 repo = repos[index % len(repos)]
@@ -163,12 +226,11 @@ def _on_medium(medium: Medium, messages: int, threads: int, floor_and_fetch: boo
                 steps.sync_repo(job.job_id, USER, repo, "live")
         seconds["direct"] = (time.perf_counter() - started) / total
 
-        for _ in range(jobs):
-            job = pipeline.backends.jobs.create(USER)
-            pipeline.backends.jobs.set_total(job.job_id, len(repos))
-            for repo in repos:
-                pipeline.send(pipeline.actors.sync_repo.message(job.job_id, USER, repo, "live"))
-        seconds["queued"] = _drain(broker, names[0], threads, processed("sync_repo"), total) / total
+        for key, count in (("queued_one", 1), ("queued", processes)):
+            if key == "queued_one" and processes == 1:
+                continue
+            _send_syncs(pipeline, repos, jobs)
+            seconds[key] = _drain(env, names[0], count, threads, total) / total
     finally:
         if pipeline is not None:
             pipeline.close()
@@ -177,29 +239,36 @@ def _on_medium(medium: Medium, messages: int, threads: int, floor_and_fetch: boo
     return seconds
 
 
-ROWS = (("floor", "no-op actor (broker, middleware, worker)"),
-        ("fetch", "fetch + build the record, no queue, no storage"),
-        ("storage", "the storage calls alone: record put, marker create, job read + conditional put"),
-        ("direct", "`sync_repo` step called directly (adds storage, bookkeeping, merge hand-off)"),
-        ("queued", "`sync_repo` through RabbitMQ and a worker"))
+def _rows(processes: int) -> list[tuple[str, str]]:
+    rows = [("floor", f"no-op actor (broker, middleware, {processes} worker process(es))"),
+            ("fetch", "fetch + build the record, no queue, no storage"),
+            ("storage", "the storage calls alone: record put, marker create, job read + conditional put"),
+            ("direct", "`sync_repo` step called directly (adds storage, bookkeeping, merge hand-off)")]
+    if processes > 1:
+        rows.append(("queued_one", "`sync_repo` through RabbitMQ, one worker process"))
+    rows.append(("queued", f"`sync_repo` through RabbitMQ, {processes} worker process(es) (the worker's default)"))
+    return rows
 
 
-def per_repo_overhead(messages: int, threads: int) -> Section:
-    runs = [(medium, _on_medium(medium, messages, threads, floor_and_fetch=index == 0))
+def per_repo_overhead(messages: int, threads: int, processes: int) -> Section:
+    runs = [(medium, _on_medium(medium, messages, threads, processes, floor_and_fetch=index == 0))
             for index, medium in enumerate(media())]
     first = runs[0][1]
     floor, fetch = first["floor"], first["fetch"]
-    section = Section(f"Queue overhead per repo ({first['repos']:.0f} repos, one worker x {threads} threads, local "
-                      "source and storage)",
+    section = Section(f"Queue overhead per repo ({first['repos']:.0f} repos, worker processes of {threads} threads, "
+                      "local source and storage)",
                       ["what runs per repo"] + [f"ms, storage on {medium.label}" for medium, _ in runs]
                       + ["vs no-op actor"])
-    for key, label in ROWS:
+    for key, label in _rows(processes):
         values = [seconds.get(key, first[key]) for _medium, seconds in runs]
         section.add(label, *(f"{value * 1000:.2f}" for value in values), f"x{values[0] / floor:.1f}")
+    section.notes.append(f"Worker processes: {processes}, the default of `cloudfolio worker` here (one per CPU it "
+                         "may use; CLOUDFOLIO_WORKER_PROCESSES); each is spawned and timed from when all consume.")
     for medium, seconds in runs:
         overhead = (seconds["queued"] - fetch) * 1000
+        one = f" (one process: {(seconds['queued_one'] - fetch) * 1000:.2f} ms)" if "queued_one" in seconds else ""
         section.notes.append(f"Storage on {medium.label}: queue overhead per repo = through the queue - fetch and "
-                             f"build = {overhead:.2f} ms. The storage calls alone, one after another, take "
+                             f"build = {overhead:.2f} ms{one}. The storage calls alone, one after another, take "
                              f"{seconds['storage'] * 1000:.2f} ms; the worker's threads overlap them.")
         section.goals.append(Goal(f"queue overhead per repo < {GOAL_MS:g} ms (storage on {medium.label})",
                                   f"{overhead:.2f} ms", overhead < GOAL_MS))
@@ -241,4 +310,4 @@ def status_poll_cost(sizes: tuple[int, ...] = (200, 1000), polls: int = 200) -> 
 
 if __name__ == "__main__":  # quick look: python -m loadtest.bench_overhead
     print(status_poll_cost().markdown())
-    print(per_repo_overhead(800, 8).markdown())
+    print(per_repo_overhead(800, 8, available_cpus()).markdown())

@@ -24,13 +24,15 @@ from loadtest.stack import running_stack
 GITHUB_LATENCY = 0.1
 
 
-def _stack(threads: int, training: bool, settings: dict[str, str] | None = None):
+def _stack(threads: int, processes: int, training: bool, settings: dict[str, str] | None = None):
     extra = {"CLOUDFOLIO_ADMIN_TOKEN": ADMIN_TOKEN, "CLOUDFOLIO_LEGACY_RETRY_AFTER": "1", "CLOUDFOLIO_FLAG_TTL": "1",
              "GITHUB_TOKEN": "bench-token", "CLOUDFOLIO_LEGACY_INLINE_TRAINING": "true" if training else "false",
              **(settings or {})}
-    roles = ("all", "train") if training else ("all",)  # `all` is plans, syncs and merges
+    # `all` is plans, syncs and merges, in `processes` worker processes as `cloudfolio worker` runs them by
+    # default here; training has its own single process, as `cloudfolio worker train` does by default
+    groups = [("all",)] * processes + ([("train",)] if training else [])
     return running_stack(broker_url=BROKER, github_latency=GITHUB_LATENCY, worker_threads=threads,
-                         worker_roles=roles, extra=extra)
+                         worker_groups=groups, extra=extra)
 
 
 def _trainings_pending(data: Path) -> bool:
@@ -41,16 +43,17 @@ def _timed(client: httpx.Client, user: str, repeat: int) -> float:
     return statistics.median(refresh_once(client, user)[1] for _ in range(repeat))
 
 
-def end_to_end(sizes: list[int], threads: int, training: bool, repeat: int,
+def end_to_end(sizes: list[int], threads: int, processes: int, training: bool, repeat: int,
                settings: dict[str, str] | None = None) -> Section:
     label = "with training (legacy inline, queue worker after the merge)" if training else "without training"
     section = Section(f"End-to-end refresh, legacy vs queue, {label}",
                       ["repos", "legacy job completed s", "queue job completed s", "queue speed-up", "goal"])
     section.notes.append(f"GitHub double at {GITHUB_LATENCY * 1000:.0f} ms per call; legacy pool of 10 threads, "
-                         f"one queue worker process x {threads} threads; median of {repeat} forced refreshes each.")
+                         f"{processes} queue worker process(es) x {threads} threads (the default here)"
+                         f"{' and one training worker' if training else ''}; median of {repeat} forced refreshes each.")
     if settings:
         section.notes.append("Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ".")
-    with _stack(threads, training, settings) as stack:
+    with _stack(threads, processes, training, settings) as stack:
         client = httpx.Client(base_url=stack.router, timeout=900)
         for size in sizes:
             user = f"bench{uuid.uuid4().hex[:6]}"
@@ -70,15 +73,15 @@ def end_to_end(sizes: list[int], threads: int, training: bool, repeat: int,
     return section
 
 
-def worker_threads(size: int, counts: list[int], repeat: int, current_default: int,
+def worker_threads(size: int, counts: list[int], repeat: int, current_default: int, processes: int,
                    settings: dict[str, str] | None = None) -> Section:
     section = Section(f"Sync worker threads: queue path at {size} repos, no training",
                       ["threads per worker process", "job completed s", "vs 8 threads"])
-    section.notes.append(f"Same setup as the end-to-end table; median of {repeat} forced refreshes; the default "
-                         f"(CLOUDFOLIO_WORKER_THREADS) is {current_default}.")
+    section.notes.append(f"Same setup as the end-to-end table ({processes} worker process(es)); median of {repeat} "
+                         f"forced refreshes; the default (CLOUDFOLIO_WORKER_THREADS) is {current_default}.")
     base = None
     for threads in counts:
-        with _stack(threads, training=False, settings=settings) as stack:
+        with _stack(threads, processes, training=False, settings=settings) as stack:
             client = httpx.Client(base_url=stack.router, timeout=900)
             user = f"bench{uuid.uuid4().hex[:6]}"
             stack.github.add_generated_user(user, size)

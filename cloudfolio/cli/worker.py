@@ -3,39 +3,50 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
-from typing import Any
 
 from cloudfolio.cli.common import load_settings
 from cloudfolio.cli.exits import RET_OK, RET_USAGE
+from cloudfolio.cli.worker_supervisor import supervise
+from cloudfolio.cpus import available_cpus
 from cloudfolio.memory import watch_memory
 from cloudfolio.telemetry import configure_telemetry, shutdown_telemetry
+from services.core.settings import Settings
 from services.queue.admin import queue_depths, replay_dead_letters
 from services.queue.broker_probe import wait_for_broker
 from services.queue.pipeline import build_pipeline
 from services.queue.workers import DEFAULT_SHUTDOWN_TIMEOUT, ROLES, run_worker_process
 
 
-def run_worker_processes(argv: list[str], processes: int, health_port: int) -> int:
-    """Start ``processes`` copies of this worker command (health ports ``health_port + i``), forward
-    SIGTERM/SIGINT to them, and return the worst exit code."""
-    children = []
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def worker_processes(args: argparse.Namespace, settings: Settings, roles: list[str]) -> int:
+    """``--processes``, else ``CLOUDFOLIO_WORKER_PROCESSES``, else one per available CPU (one for the
+    train role: torch already uses every core, and each process would hold its own model)."""
+    if args.processes:
+        return args.processes
+    if settings.worker_processes:
+        return settings.worker_processes
+    return 1 if "train" in roles else available_cpus()
+
+
+def worker_commands(roles: list[str], threads: int, processes: int, health_port: int) -> list[list[str]]:
+    """The command lines of ``processes`` single-process workers; process i serves health on port + i."""
+    commands = []
     for index in range(processes):
-        child_argv = [*argv, "--processes", "1"]
-        if health_port:
-            child_argv += ["--health-port", str(health_port + index)]
-        children.append(subprocess.Popen([sys.executable, "-m", "cloudfolio", *child_argv]))
-
-    def forward(signum: int, _frame: Any) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    return max(child.wait() for child in children)
+        command = [sys.executable, "-m", "cloudfolio", "worker", *roles, "--threads", str(threads), "--processes", "1",
+                   "--health-port", str(health_port + index if health_port else 0)]
+        commands.append(command)
+    return commands
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -51,9 +62,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return RET_USAGE
     health_port = settings.worker_health_port if args.health_port is None else args.health_port
     threads = args.threads or settings.worker_threads
-    if args.processes > 1:
-        return run_worker_processes(["worker", *roles, "--threads", str(threads)], args.processes, health_port)
+    processes = worker_processes(args, settings, roles)
     wait_for_broker(settings.broker_url, settings.broker_connect_timeout)
+    if processes > 1:
+        print(f"worker: {processes} processes x {threads} threads", file=sys.stderr, flush=True)
+        return supervise(worker_commands(roles, threads, processes, health_port))
     configure_telemetry(settings, "worker")
     watch_memory(settings, "worker")
     try:
@@ -110,8 +123,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     worker.add_argument("roles", nargs="*", metavar="ROLE",
                         help="sync, merge, train, or all (= sync and merge): which queues to consume (default: all)")
-    worker.add_argument("--threads", type=int, help="worker threads per process (default: CLOUDFOLIO_WORKER_THREADS)")
-    worker.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    worker.add_argument("--threads", type=at_least_one,
+                        help="worker threads per process (default: CLOUDFOLIO_WORKER_THREADS)")
+    worker.add_argument("--processes", type=at_least_one, metavar="N",
+                        help="worker processes (default: CLOUDFOLIO_WORKER_PROCESSES, else one per CPU this process "
+                             "may use, 1 for train). With N > 1 process i serves health on the health port + i; "
+                             "if one exits on its own, the others are stopped and the worker exits with its code")
     worker.add_argument("--health-port", type=int, help="port of /health and /metrics (0: off)")
     worker.add_argument("--shutdown-timeout", type=float, default=DEFAULT_SHUTDOWN_TIMEOUT,
                         help="seconds to let running messages finish on SIGTERM "

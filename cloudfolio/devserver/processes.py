@@ -144,7 +144,9 @@ class WorkerProcess(CliProcess):
 
     def __init__(self, queue_env: QueueEnv, *roles: str, threads: int = 4, log_path: Path | None = None) -> None:
         self.health_port = free_port()
-        args = ["worker", *(roles or ("all",)), "--threads", str(threads), "--health-port", str(self.health_port)]
+        # one process: the tests and load tests kill, signal and read the metrics of exactly this pid
+        args = ["worker", *(roles or ("all",)), "--threads", str(threads), "--processes", "1",
+                "--health-port", str(self.health_port)]
         super().__init__(queue_env, args, log_path or queue_env.data_dir / f"worker-{self.health_port}.log")
         self._ready_or_stopped(self.wait_healthy)
 

@@ -91,6 +91,7 @@ class Settings:
     job_stall_seconds: float
     sweep_interval: float
     worker_threads: int
+    worker_processes: int
     worker_health_port: int
     train_batch_size: int
     train_epochs: int

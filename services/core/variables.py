@@ -207,8 +207,15 @@ VARIABLES: tuple[Variable, ...] = (
              "1.25x faster than 8, 64 no faster (one process is then CPU-bound; docs/BENCHMARKS.md), so scale with "
              "worker processes.",
              int_range(1, 256)),
+    Variable("CLOUDFOLIO_WORKER_PROCESSES", "worker_processes", "0",
+             "Processes `cloudfolio worker` runs (each with CLOUDFOLIO_WORKER_THREADS threads). 0: one per CPU the "
+             "process may use (its CPU affinity, capped by a cgroup CPU quota, so 1 in a container of half a core), "
+             "and 1 for the `train` role, whose torch uses every core. A process is bound by Python's GIL: on 2 cores, "
+             "2 processes halve the queue's cost per repo (docs/BENCHMARKS.md).",
+             int_range(0, 64)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
-             "Port of a worker process's `/health` and `/metrics` (0 disables; `--processes N` uses N ports).",
+             "Port of a worker process's `/health` and `/metrics` (0 disables; with N processes, process i uses this "
+             "port + i).",
              int_range(0, 65535)),
     Variable("CLOUDFOLIO_DASHBOARD_SAMPLE_SECONDS", "dashboard_sample_seconds", "15",
              "Seconds between the samples of the router's own metrics that `/dashboard` charts (15 minutes kept).",

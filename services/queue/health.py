@@ -1,13 +1,14 @@
 """A worker process's ``/health`` (200 healthy, 503 when the broker is unreachable) and ``/metrics``.
 
 Served from a daemon thread with the standard library's HTTP server: workers carry no web
-framework. ``/health`` reports the broker state, the queues consumed, the messages in flight and
+framework. ``/health`` reports the broker state, the process id, the queues consumed, the messages in flight and
 when the last message finished.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ def start_health_server(host: str, port: int, pipeline: Pipeline, probe: BrokerP
             last = outcomes.last_message_at
             body = {
                 "status": "healthy" if broker == "connected" else "unhealthy",
+                "pid": os.getpid(),  # which of a worker's processes answered (each has its own port)
                 "broker": broker,
                 "queues": sorted(queues),
                 "in_flight": outcomes.in_flight,
