@@ -92,6 +92,7 @@ class Settings:
     sweep_interval: float
     worker_threads: int
     worker_processes: int
+    worker_run_slots: int
     worker_health_port: int
     train_batch_size: int
     train_epochs: int

@@ -210,9 +210,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_WORKER_PROCESSES", "worker_processes", "0",
              "Processes `cloudfolio worker` runs (each with CLOUDFOLIO_WORKER_THREADS threads). 0: one per CPU the "
              "process may use (its CPU affinity, capped by a cgroup CPU quota, so 1 in a container of half a core), "
-             "and 1 for the `train` role, whose torch uses every core. A process is bound by Python's GIL: on 2 cores, "
-             "2 processes halve the queue's cost per repo (docs/BENCHMARKS.md).",
+             "and 1 for the `train` role, whose torch uses every core. A process is bound by Python's GIL: with "
+             "GitHub's latency, 2 processes on 2 cores refreshed 50 repos about 20 % faster than one "
+             "(docs/BENCHMARKS.md).",
              int_range(0, 64)),
+    Variable("CLOUDFOLIO_WORKER_RUN_SLOTS", "worker_run_slots", "2",
+             "Plans, syncs and merges a worker process runs at once when the repo source and the storage are "
+             "both local (no network wait: their threads would only pass Python's GIL between them); the other "
+             "threads wait their turn. 0: no limit. Not applied with GitHub or Blob storage.",
+             int_range(0, 256)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; with N processes, process i uses this "
              "port + i).",

@@ -25,6 +25,7 @@ from dramatiq import Retry
 from services.core.settings import Settings
 from services.core.sources import RateLimited
 from services.merge.steps import MergeSteps
+from services.queue.run_slots import RunSlots
 from services.sync.steps import PERMANENT_ERRORS, SyncSteps
 from services.train.steps import TrainSteps
 
@@ -88,30 +89,33 @@ def retry_rule(max_retries: int) -> Callable[[int, BaseException], bool]:
 
 def _declare(broker: dramatiq.Broker, fn: Callable[..., Any], name: str, queue: str, *, max_retries: int,
              time_limit: int, on_final_failure: Callable[..., None], throws: tuple[type[BaseException], ...] = (),
-             priority: int = 0) -> dramatiq.Actor:
+             priority: int = 0, slots: RunSlots | None = None) -> dramatiq.Actor:
     options: dict[str, Any] = {"max_retries": max_retries, "retry_when": retry_rule(max_retries),
                                "time_limit": time_limit, "on_final_failure": on_final_failure}
     if throws:
         options["throws"] = throws
-    return dramatiq.Actor(delay_rate_limits(fn), broker=broker, actor_name=name, queue_name=queue, priority=priority,
+    body = slots.gated(fn) if slots is not None else fn
+    return dramatiq.Actor(delay_rate_limits(body), broker=broker, actor_name=name, queue_name=queue, priority=priority,
                           options=options)
 
 
 def register_actors(broker: dramatiq.Broker, settings: Settings, sync: SyncSteps, merge: MergeSteps,
-                    train: TrainSteps) -> Actors:
-    """Declare the four actors on ``broker`` with the queues the settings name."""
+                    train: TrainSteps, slots: RunSlots | None = None) -> Actors:
+    """Declare the four actors on ``broker`` with the queues the settings name; plans, syncs and merges
+    run in ``slots`` (:mod:`run_slots`) when given. Training is not gated: it runs for minutes."""
     return Actors(
         # plans and merges go before syncs a worker holds (Dramatiq: lower is sooner); plans have their
         # own queue, so RabbitMQ never queues a new job's plan behind another job's syncs
         plan_refresh=_declare(broker, sync.plan_refresh, "plan_refresh", settings.plan_queue,
                               max_retries=SYNC_MAX_RETRIES, time_limit=PLAN_TIME_LIMIT_MS,
-                              on_final_failure=sync.plan_failed, throws=PERMANENT_ERRORS),
+                              on_final_failure=sync.plan_failed, throws=PERMANENT_ERRORS, slots=slots),
         sync_repo=_declare(broker, sync.sync_repo, "sync_repo", settings.sync_queue,
                            max_retries=SYNC_MAX_RETRIES, time_limit=SYNC_TIME_LIMIT_MS,
-                           on_final_failure=sync.sync_failed, throws=PERMANENT_ERRORS, priority=SYNC_PRIORITY),
+                           on_final_failure=sync.sync_failed, throws=PERMANENT_ERRORS, priority=SYNC_PRIORITY,
+                           slots=slots),
         merge_bundle=_declare(broker, merge.merge_job, "merge_bundle", settings.merge_queue,
                               max_retries=MERGE_MAX_RETRIES, time_limit=MERGE_TIME_LIMIT_MS,
-                              on_final_failure=merge.merge_failed),
+                              on_final_failure=merge.merge_failed, slots=slots),
         train_model=_declare(broker, train.train_model, TRAIN_ACTOR_NAME, settings.training_queue,
                              max_retries=TRAIN_MAX_RETRIES, time_limit=TRAIN_TIME_LIMIT_MS,
                              on_final_failure=train.training_failed),

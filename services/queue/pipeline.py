@@ -33,6 +33,7 @@ from services.merge.steps import MergeSteps
 from services.queue.actors import register_actors
 from services.queue.broker import BrokerBundle, BrokerUnavailable, build_broker
 from services.queue.github_budget import make_budget
+from services.queue.run_slots import RunSlots
 from services.sync.steps import SyncSteps, queue_namespace
 from services.train.steps import Trainer, TrainSteps
 from services.train.store import ModelStore
@@ -58,8 +59,10 @@ class Pipeline:
         self.models = ModelStore(backends.storage, settings.data_path / "model-cache", Namespace.LIVE,
                                  backends.observations)
         self.inflight = InflightJobs(backends.jobs)
+        self.slots = run_slots_for(backends)
         self.actors = register_actors(broker_bundle.broker, settings, SyncSteps(backends, self),
-                                      MergeSteps(backends, self), TrainSteps(backends, self.models, trainer))
+                                      MergeSteps(backends, self), TrainSteps(backends, self.models, trainer),
+                                      slots=self.slots)
 
     @property
     def broker(self) -> dramatiq.Broker:
@@ -163,6 +166,13 @@ class Pipeline:
     def close(self) -> None:
         self.backends.close()
         self.broker.close()
+
+
+def run_slots_for(backends: Backends) -> RunSlots:
+    """``CLOUDFOLIO_WORKER_RUN_SLOTS`` slots when neither the source nor the storage waits on the network
+    (their calls are local file work: :mod:`run_slots`), else no limit."""
+    local = backends.source.inline_io and backends.storage.inline_io
+    return RunSlots(backends.settings.worker_run_slots if local else 0)
 
 
 def build_pipeline(settings: Settings, *, storage: StorageBackend | None = None, source: RepoSource | None = None,

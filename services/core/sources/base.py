@@ -61,6 +61,9 @@ class RepoSource(ABC):
 
     #: Short name for logs and ``/ready``.
     name = "source"
+    #: True when listing and fetching are local file work with no network wait (the worker then runs
+    #: few syncs at once: ``services.queue.run_slots``). Sources that wait on a network keep False.
+    inline_io = False
 
     @abstractmethod
     def list_repos(self, username: str) -> list[dict[str, Any]]:

@@ -114,6 +114,7 @@ class LocalSource(RepoSource):
     """
 
     name = "local"
+    inline_io = True  # folders on disk
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
