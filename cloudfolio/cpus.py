@@ -4,7 +4,9 @@
 Apps' ``cpu: 0.5``) or pinned to a few cores it overstates what the process gets, and a worker that
 starts one process per counted core would have them fight over the quota. :func:`available_cpus`
 takes the affinity mask (``sched_getaffinity``) and, where a cgroup sets a quota (v2 ``cpu.max``,
-v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``), the quota rounded up; it is at least 1.
+v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, read at the cgroup root the process sees), the quota
+rounded down; it is at least 1. A quota it cannot see (a host cgroup namespace, a VM sandbox's
+vCPUs) is not counted: deployments state the number (the Container Apps templates set 1).
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ def cgroup_quota(root: Path = CGROUP_ROOT) -> float | None:
 
 
 def available_cpus(root: Path = CGROUP_ROOT) -> int:
-    """CPUs this process may run on, at most its cgroup quota rounded up, at least 1."""
+    """CPUs this process may run on, at most its cgroup quota rounded down, at least 1."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     quota = cgroup_quota(root)
     if quota is not None:
-        cpus = min(cpus, math.ceil(quota))
+        cpus = min(cpus, math.floor(quota))  # 1.5 cores: one process with a whole core, not two throttled
     return max(1, cpus)

@@ -50,7 +50,7 @@ def _worker_defaults() -> tuple[int, int]:
     from cloudfolio.cpus import available_cpus
     from services.core.settings import Settings
 
-    settings = Settings.from_env({})
+    settings = Settings.from_env()  # the environment, as `cloudfolio worker` reads it
     return settings.worker_threads, settings.worker_processes or available_cpus()
 
 
@@ -67,7 +67,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
         "threads": [lambda size=size: bench_paths.worker_threads(size, [8, 16, 32, 64], args.repeat, threads,
                                                                  processes, settings)
                     for size in sorted({50, max(sizes)})],
-        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads, processes),
+        "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads, processes, settings),
                      lambda: bench_overhead.status_poll_cost()],
         "router": [lambda: bench_router.cached_get()],
         "tracing": [lambda: bench_router.tracing_overhead()],

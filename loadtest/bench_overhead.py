@@ -187,13 +187,14 @@ def _send_syncs(pipeline: Pipeline, repos: list[dict], jobs: int) -> None:
             pipeline.send(pipeline.actors.sync_repo.message(job.job_id, USER, repo, "live"))
 
 
-def _on_medium(medium: Medium, messages: int, threads: int, processes: int, floor_and_fetch: bool) -> dict[str, float]:
+def _on_medium(medium: Medium, messages: int, threads: int, processes: int, floor_and_fetch: bool,
+               settings: dict[str, str]) -> dict[str, float]:
     """Seconds per repo of each row measured with the storage on ``medium`` (the no-op floor and the
     fetch, which touch no storage, only when ``floor_and_fetch``)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     data = Path(tempfile.mkdtemp(prefix="cf-bench-", dir=medium.parent))
     names = [f"{prefix}-{n}" for n in ("sync", "merge", "training", "plan", "noop")]
-    env = _env(data, names)
+    env = {**settings, **_env(data, names)}
     pipeline: Pipeline | None = None
     seconds: dict[str, float] = {}
     try:  # from the first queue on: an interrupt anywhere still removes the queues and the folder
@@ -250,8 +251,10 @@ def _rows(processes: int) -> list[tuple[str, str]]:
     return rows
 
 
-def per_repo_overhead(messages: int, threads: int, processes: int) -> Section:
-    runs = [(medium, _on_medium(medium, messages, threads, processes, floor_and_fetch=index == 0))
+def per_repo_overhead(messages: int, threads: int, processes: int, settings: dict[str, str] | None = None) -> Section:
+    """The section; ``settings`` (``--set``) reach this process's pipeline and the worker processes."""
+    runs = [(medium, _on_medium(medium, messages, threads, processes, floor_and_fetch=index == 0,
+                                settings=settings or {}))
             for index, medium in enumerate(media())]
     first = runs[0][1]
     floor, fetch = first["floor"], first["fetch"]
@@ -263,7 +266,11 @@ def per_repo_overhead(messages: int, threads: int, processes: int) -> Section:
         values = [seconds.get(key, first[key]) for _medium, seconds in runs]
         section.add(label, *(f"{value * 1000:.2f}" for value in values), f"x{values[0] / floor:.1f}")
     section.notes.append(f"Worker processes: {processes}, the default of `cloudfolio worker` here (one per CPU it "
-                         "may use; CLOUDFOLIO_WORKER_PROCESSES); each is spawned and timed from when all consume.")
+                         "may use; CLOUDFOLIO_WORKER_PROCESSES); each is spawned and timed from when all consume. "
+                         "With the local source and storage each runs at most CLOUDFOLIO_WORKER_RUN_SLOTS "
+                         "(default 2) syncs at once.")
+    if settings:
+        section.notes.append("Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ".")
     for medium, seconds in runs:
         overhead = (seconds["queued"] - fetch) * 1000
         one = f" (one process: {(seconds['queued_one'] - fetch) * 1000:.2f} ms)" if "queued_one" in seconds else ""

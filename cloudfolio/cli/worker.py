@@ -39,12 +39,14 @@ def worker_processes(args: argparse.Namespace, settings: Settings, roles: list[s
     return 1 if "train" in roles else available_cpus()
 
 
-def worker_commands(roles: list[str], threads: int, processes: int, health_port: int) -> list[list[str]]:
+def worker_commands(roles: list[str], threads: int, processes: int, health_port: int,
+                    shutdown_timeout: float) -> list[list[str]]:
     """The command lines of ``processes`` single-process workers; process i serves health on port + i."""
     commands = []
     for index in range(processes):
         command = [sys.executable, "-m", "cloudfolio", "worker", *roles, "--threads", str(threads), "--processes", "1",
-                   "--health-port", str(health_port + index if health_port else 0)]
+                   "--health-port", str(health_port + index if health_port else 0),
+                   "--shutdown-timeout", f"{shutdown_timeout:g}"]
         commands.append(command)
     return commands
 
@@ -66,7 +68,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     wait_for_broker(settings.broker_url, settings.broker_connect_timeout)
     if processes > 1:
         print(f"worker: {processes} processes x {threads} threads", file=sys.stderr, flush=True)
-        return supervise(worker_commands(roles, threads, processes, health_port))
+        return supervise(worker_commands(roles, threads, processes, health_port, args.shutdown_timeout))
     configure_telemetry(settings, "worker")
     watch_memory(settings, "worker")
     try:

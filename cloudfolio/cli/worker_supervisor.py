@@ -5,7 +5,8 @@ process per core (``CLOUDFOLIO_WORKER_PROCESSES``). :func:`supervise` starts eac
 and then, like Dramatiq's own CLI:
 
 - passes SIGTERM and SIGINT on to every child (each finishes its running messages and hands its
-  prefetched ones back to RabbitMQ) and returns the worst exit code once all have stopped;
+  prefetched ones back to RabbitMQ) and returns the worst exit code once all have stopped (a child
+  the signal stopped before it set its own handler counts as stopped cleanly);
 - when a child exits without being asked to (killed, crashed, out of memory), stops the others the
   same way and returns that child's code (1 where it was killed by a signal or left with 0), so the
   orchestrator restarts the whole worker instead of leaving it running at part strength unnoticed.
@@ -33,6 +34,8 @@ log = logging.getLogger("cloudfolio.worker")
 PR_SET_PDEATHSIG = 1
 #: Seconds between the supervisor's looks at its children.
 POLL_SECONDS = 0.2
+#: The signals a stop passes on to the children.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _die_with(parent: int) -> Callable[[], None] | None:
@@ -57,7 +60,7 @@ def _exit_code(returncode: int) -> int:
 def supervise(commands: Sequence[Sequence[str]], poll: float = POLL_SECONDS) -> int:
     """Run ``commands`` as child processes until they all stop; return the exit code (see module)."""
     arm = _die_with(os.getpid())
-    children = [subprocess.Popen(list(command), preexec_fn=arm) for command in commands]
+    children: list[subprocess.Popen] = []
     stopping = False
     unexpected: int | None = None
 
@@ -71,8 +74,13 @@ def supervise(commands: Sequence[Sequence[str]], poll: float = POLL_SECONDS) -> 
         stopping = True
         stop_all(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+    # before the first child starts: a stop asked for while they start reaches those already started
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
     try:
+        for command in commands:
+            if stopping:
+                break
+            children.append(subprocess.Popen(list(command), preexec_fn=arm))
         while True:
             gone = [child for child in children if child.poll() is not None]
             if len(gone) == len(children):
@@ -90,4 +98,6 @@ def supervise(commands: Sequence[Sequence[str]], poll: float = POLL_SECONDS) -> 
             signal.signal(signum, handler)
     if unexpected is not None:
         return unexpected
-    return max(_exit_code(child.returncode) for child in children)
+    # a child stopped by the signal we passed on before it set its own handler ended cleanly too
+    return max((0 if -child.returncode in STOP_SIGNALS else _exit_code(child.returncode) for child in children),
+               default=0)

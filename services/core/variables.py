@@ -217,7 +217,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOUDFOLIO_WORKER_RUN_SLOTS", "worker_run_slots", "2",
              "Plans, syncs and merges a worker process runs at once when the repo source and the storage are "
              "both local (no network wait: their threads would only pass Python's GIL between them); the other "
-             "threads wait their turn. 0: no limit. Not applied with GitHub or Blob storage.",
+             "threads wait their turn. 0: no limit (use it for a data dir on a network file system). Not applied with "
+             "GitHub or Blob storage.",
              int_range(0, 256)),
     Variable("CLOUDFOLIO_WORKER_HEALTH_PORT", "worker_health_port", "8081",
              "Port of a worker process's `/health` and `/metrics` (0 disables; with N processes, process i uses this "

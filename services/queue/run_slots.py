@@ -10,13 +10,16 @@ slots (docs/BENCHMARKS.md). Threads waiting for a slot sleep on a semaphore inst
 Guarantees:
 
 - a slot is held only while the actor's function runs, and given back on every way out (return,
-  exception, a retry, a time limit);
+  exception, a retry, a time limit); the wait for a slot is part of the message's time, so its
+  time limit and its span include it;
 - a thread never waits for a slot while it holds one (a gated function called from a gated
   function runs in the slot it has), and a gated body waits only for locks that other running
   bodies or ungated threads hold, so slots cannot deadlock;
 - with 0 slots, or when the source or the storage waits on the network (GitHub, Blob storage:
   threads then spend most of their time waiting, and limiting them would limit the concurrency of
-  those waits), functions run ungated, exactly as before.
+  those waits), functions run ungated, exactly as before. The choice follows the backend's kind,
+  not its medium: local storage on a network file system (NFS, Azure Files) is still gated; set
+  ``CLOUDFOLIO_WORKER_RUN_SLOTS=0`` there.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ import functools
 import threading
 from collections.abc import Callable
 from typing import Any
+
+#: Seconds a thread waits for a slot before it looks again.
+WAIT_ROUND_SECONDS = 0.5
 
 
 class RunSlots:
@@ -50,11 +56,15 @@ class RunSlots:
         def in_slot(*args: Any, **kwargs: Any) -> Any:
             if getattr(held, "slot", False):  # already running in this thread's slot
                 return fn(*args, **kwargs)
-            with semaphore:
-                held.slot = True
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    held.slot = False
+            # in rounds: a waiter woken for a free slot and then interrupted (Dramatiq's time limit
+            # raises in the thread) would take that wake-up with it; the others look again within a round
+            while not semaphore.acquire(timeout=WAIT_ROUND_SECONDS):
+                pass
+            held.slot = True
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                held.slot = False
+                semaphore.release()
 
         return in_slot

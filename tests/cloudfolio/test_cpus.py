@@ -39,9 +39,12 @@ def test_no_cgroup_files_mean_no_quota(tmp_path: Path) -> None:
     assert available_cpus(tmp_path) == len(os.sched_getaffinity(0))
 
 
-def test_a_quota_caps_the_affinity_rounded_up_and_never_below_one(tmp_path: Path) -> None:
+def test_a_quota_caps_the_affinity_rounded_down_and_never_below_one(tmp_path: Path) -> None:
     # half a core (Azure Container Apps' cpu: 0.5) is one process, not one per host core
     assert available_cpus(_v2(tmp_path, "50000 100000")) == 1
+    one_and_a_half = tmp_path / "one-and-a-half"
+    one_and_a_half.mkdir()
+    assert available_cpus(_v2(one_and_a_half, "150000 100000")) == 1, "one whole core, not two throttled"
     big = tmp_path / "big"
     big.mkdir()
     assert available_cpus(_v2(big, "6400000 100000")) == len(os.sched_getaffinity(0)), "a quota above the cores"

@@ -28,12 +28,14 @@ from services.core.settings import Settings
 #: A child that notes SIGTERM in its file and exits 0; it exits with EXIT_CODE on its own when set.
 CHILD = """
 import os, signal, sys, time
-path, code = sys.argv[1], int(sys.argv[2])
+path, code, after = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def stop(signum, frame):
     open(path, "a").write("terminated\\n")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 open(path, "a").write("started\\n")
+while after and not os.path.exists(after):  # leave only once the other child can take SIGTERM
+    time.sleep(0.05)
 if code == -9:
     time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGKILL)
@@ -45,8 +47,9 @@ while True:
 """
 
 
-def _child(tmp_path: Path, name: str, code: int = 0) -> list[str]:
-    return [sys.executable, "-c", CHILD, str(tmp_path / name), str(code)]
+def _child(tmp_path: Path, name: str, code: int = 0, after: str = "") -> list[str]:
+    """A child writing to ``name``; with ``code``, it exits so once the child ``after`` has started."""
+    return [sys.executable, "-c", CHILD, str(tmp_path / name), str(code), str(tmp_path / after) if after else ""]
 
 
 def _notes(tmp_path: Path, name: str) -> list[str]:
@@ -64,13 +67,15 @@ def _supervisor(tmp_path: Path, names: list[str]) -> subprocess.Popen:
 
 @pytest.mark.timeout(60)
 def test_a_child_that_exits_on_its_own_stops_the_others_and_gives_its_code(tmp_path: Path) -> None:
-    assert supervise([_child(tmp_path, "steady"), _child(tmp_path, "failing", code=7)], poll=0.05) == 7
+    assert supervise([_child(tmp_path, "steady"), _child(tmp_path, "failing", code=7, after="steady")],
+                     poll=0.05) == 7
     assert _notes(tmp_path, "steady") == ["started", "terminated"], "the other process was stopped gracefully"
 
 
 @pytest.mark.timeout(60)
 def test_a_child_killed_by_a_signal_counts_as_exit_1(tmp_path: Path) -> None:
-    assert supervise([_child(tmp_path, "steady"), _child(tmp_path, "killed", code=-9)], poll=0.05) == 1
+    assert supervise([_child(tmp_path, "steady"), _child(tmp_path, "killed", code=-9, after="steady")],
+                     poll=0.05) == 1
     assert _notes(tmp_path, "steady") == ["started", "terminated"]
 
 
@@ -100,9 +105,10 @@ def test_the_process_count_comes_from_the_flag_the_setting_or_the_cpus() -> None
     assert worker_processes(_args(None), auto, ["train"]) == 1, "torch already uses every core"
     assert worker_processes(_args(None), three, ["sync"]) == 3
     assert worker_processes(_args(2), three, ["train"]) == 2, "the flag wins"
-    commands = worker_commands(["sync"], 8, 2, 9000)
+    commands = worker_commands(["sync"], 8, 2, 9000, 12.5)
     assert [command[command.index("--health-port") + 1] for command in commands] == ["9000", "9001"]
     assert all(command[command.index("--processes") + 1] == "1" for command in commands)
+    assert all(command[command.index("--shutdown-timeout") + 1] == "12.5" for command in commands)
 
 
 def _port_free(port: int) -> bool:

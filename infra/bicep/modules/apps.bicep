@@ -247,6 +247,9 @@ resource syncWorker 'Microsoft.App/containerApps@2024-03-01' = {
           args: [
             'worker'
             'sync'
+            // one process per half-core replica; KEDA scales the replicas
+            '--processes'
+            '1'
             '--health-port'
             '8081'
           ]
@@ -354,6 +357,9 @@ resource mergeWorker 'Microsoft.App/containerApps@2024-03-01' = {
           args: [
             'worker'
             'merge'
+            // one process per half-core replica; KEDA scales the replicas
+            '--processes'
+            '1'
             '--health-port'
             '8081'
           ]

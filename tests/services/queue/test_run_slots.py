@@ -35,7 +35,7 @@ def test_no_more_than_the_slots_run_at_once_and_the_rest_wait_their_turn() -> No
             state["arrived"] += 1
         gated()
 
-    threads = [threading.Thread(target=caller) for _ in range(5)]
+    threads = [threading.Thread(target=caller, daemon=True) for _ in range(5)]
     for thread in threads:
         thread.start()
     wait_until(lambda: state["arrived"] == 5 and state["inside"] == 2, 10, lambda: f"state {state}")
@@ -67,7 +67,7 @@ def test_a_slot_is_given_back_when_the_body_raises_and_nested_calls_run_in_the_c
         return inner()  # one slot, already ours: waiting for another would deadlock
 
     done: list[str] = []
-    thread = threading.Thread(target=lambda: done.append(outer()))
+    thread = threading.Thread(target=lambda: done.append(outer()), daemon=True)
     thread.start()
     thread.join(10)
     assert done == ["inner ran"]
@@ -99,3 +99,29 @@ def test_only_a_local_source_with_local_storage_is_gated(tmp_path: Path) -> None
     finally:
         for pipeline in (local, remote, github):
             pipeline.close()
+
+
+def test_the_pipelines_plans_syncs_and_merges_run_in_its_slots(tmp_path: Path) -> None:
+    pipeline = build_pipeline(Settings.from_env({"CLOUDFOLIO_DATA_DIR": str(tmp_path),
+                                                 "CLOUDFOLIO_WORKER_RUN_SLOTS": "1"}))
+    inside, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        inside.set()
+        release.wait(30)
+
+    try:
+        threading.Thread(target=pipeline.slots.gated(hold), daemon=True).start()
+        assert inside.wait(10)
+
+        def merge_an_unknown_job() -> None:  # dropped at once, when it gets to run
+            pipeline.actors.merge_bundle.fn("0" * 32, "octocat", "live")
+            finished.set()
+
+        threading.Thread(target=merge_an_unknown_job, daemon=True).start()
+        assert not finished.wait(0.3), "the merge ran while the only slot was taken"
+        release.set()
+        assert finished.wait(10), "the merge did not run once the slot was free"
+    finally:
+        release.set()
+        pipeline.close()
