@@ -27,6 +27,7 @@ import random
 import stat
 import threading
 import uuid
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -64,6 +65,16 @@ _MAKE_TRIES = 20
 #: a forked child: ``uuid4`` asks the kernel on every write, a system call that releases the GIL.
 _ETAGS = random.Random()
 os.register_at_fork(after_in_child=_ETAGS.seed)
+#: Backends alive in this process: a forked child gives each its own lock files (see ``_after_fork``).
+_LIVE: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_LIVE):
+        backend._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class LocalBackend(StorageBackend):
@@ -94,6 +105,19 @@ class LocalBackend(StorageBackend):
         self._stripes = [threading.Lock() for _ in range(2 * LOCK_STRIPES)]
         self._stripe_files: dict[int, BinaryIO] = {}
         self._stripe_guard = threading.Lock()
+        _LIVE.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new thread locks (another thread may have held one at the fork) and lock
+        files of its own. An inherited lock file is the parent's open file, and ``flock`` belongs to
+        the open file: with it, parent and child would hold the same lock and exclude nothing."""
+        inherited = list(self._stripe_files.values())
+        self._stripes = [threading.Lock() for _ in range(2 * LOCK_STRIPES)]
+        self._stripe_files = {}
+        self._stripe_guard = threading.Lock()
+        for handle in inherited:  # the parent's locks stay: its own descriptors still hold the open file
+            with contextlib.suppress(OSError):
+                handle.close()
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.root)!r})"
