@@ -21,18 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import random
 import stat
-import threading
 import uuid
-import weakref
-import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from services.core.storage import blob_file
 from services.core.storage.base import (
@@ -50,9 +45,8 @@ from services.core.storage.base import (
     validate_metadata,
     validate_prefix,
 )
+from services.core.storage.lock_stripes import LockStripes
 
-#: Number of lock files conditional writes hash onto; more stripes, less false contention.
-LOCK_STRIPES = 64
 #: Resolved blob folders remembered per backend (a folder is resolved and checked once, not per call).
 _FOLDER_CACHE = 1024
 #: Heads remembered by file identity (a stat then answers a head without opening the blob).
@@ -65,16 +59,6 @@ _MAKE_TRIES = 20
 #: a forked child: ``uuid4`` asks the kernel on every write, a system call that releases the GIL.
 _ETAGS = random.Random()
 os.register_at_fork(after_in_child=_ETAGS.seed)
-#: Backends alive in this process: a forked child gives each its own lock files (see ``_after_fork``).
-_LIVE: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for backend in list(_LIVE):
-        backend._after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class LocalBackend(StorageBackend):
@@ -99,25 +83,7 @@ class LocalBackend(StorageBackend):
         # key -> (inode, mtime ns, ctime ns, size) of the file a head was read from, and that head: every
         # write is a new file renamed or linked in, so an unchanged identity is an unchanged blob
         self._heads: dict[str, tuple[tuple[int, int, int, int], BlobInfo]] = {}
-        # one open lock file per stripe, shared by this process's threads: flock excludes other
-        # processes, the thread lock excludes our own threads (flock is per open file, not per thread)
-        # (stripes 0..LOCK_STRIPES-1 lock keys, the next LOCK_STRIPES lock folders: never the same lock)
-        self._stripes = [threading.Lock() for _ in range(2 * LOCK_STRIPES)]
-        self._stripe_files: dict[int, BinaryIO] = {}
-        self._stripe_guard = threading.Lock()
-        _LIVE.add(self)
-
-    def _after_fork(self) -> None:
-        """In a forked child: new thread locks (another thread may have held one at the fork) and lock
-        files of its own. An inherited lock file is the parent's open file, and ``flock`` belongs to
-        the open file: with it, parent and child would hold the same lock and exclude nothing."""
-        inherited = list(self._stripe_files.values())
-        self._stripes = [threading.Lock() for _ in range(2 * LOCK_STRIPES)]
-        self._stripe_files = {}
-        self._stripe_guard = threading.Lock()
-        for handle in inherited:  # the parent's locks stay: its own descriptors still hold the open file
-            with contextlib.suppress(OSError):
-                handle.close()
+        self._stripes = LockStripes(self._locks)  # conditional writes and folders (lock_stripes.py)
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.root)!r})"
@@ -142,24 +108,9 @@ class LocalBackend(StorageBackend):
             self._folders[folder_key] = folder
         return folder
 
-    @contextlib.contextmanager
-    def _locked(self, key: str, *, folder: bool = False) -> Iterator[None]:
+    def _locked(self, key: str, *, folder: bool = False) -> contextlib.AbstractContextManager[None]:
         """Hold the lock stripe of a key (or, with ``folder``, of a folder) in this process and in others."""
-        stripe = zlib.crc32(key.encode()) % LOCK_STRIPES + (LOCK_STRIPES if folder else 0)
-        with self._stripes[stripe]:
-            handle = self._stripe_file(stripe)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _stripe_file(self, stripe: int) -> BinaryIO:
-        with self._stripe_guard:
-            handle = self._stripe_files.get(stripe)
-            if handle is None:
-                handle = self._stripe_files[stripe] = open(self._locks / f"{stripe:02d}", "a+b")  # noqa: SIM115
-            return handle
+        return self._stripes.held(key, folder=folder)
 
     # -- reading blob files ------------------------------------------------------------------
     def _open(self, key: str) -> int:
@@ -388,10 +339,7 @@ class LocalBackend(StorageBackend):
                 continue  # deleted while we listed
 
     def close(self) -> None:
-        with self._stripe_guard:
-            for handle in self._stripe_files.values():
-                handle.close()
-            self._stripe_files.clear()
+        self._stripes.close()
 
     def check(self) -> None:
         probe = self._tmp / f"ready-{uuid.uuid4().hex}"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
-import zlib
 from pathlib import Path
 
 import pytest
 
 from services.core.storage import BlobNotFound
-from services.core.storage.local import LOCK_STRIPES, LocalBackend
+from services.core.storage.local import LocalBackend
 
 
 def test_files_stay_under_the_root(tmp_path: Path) -> None:
@@ -183,36 +181,6 @@ def test_a_listing_enters_only_the_folders_that_can_hold_its_keys(tmp_path: Path
     assert sorted(scanned) == [".", "repo_level_bundle_ann_dir"]
     scanned.clear()
     assert storage.count("jobs/1/") == 2 and sorted(scanned) == ["jobs/1", "jobs/1/repos"]
-
-
-def test_a_forked_process_locks_against_its_parent_not_with_it(tmp_path: Path) -> None:
-    # flock belongs to the open file: a child that kept its parent's lock files would take the lock the
-    # parent holds as its own, and a compare-and-swap in each could both pass; and the thread lock the
-    # parent holds at the fork would be held for ever in the child
-    backend = LocalBackend(tmp_path)
-    backend.put("jobs/1/job.json", b"0")
-    backend.put("jobs/1/job.json", b"1", if_match=backend.head("jobs/1/job.json").etag)  # opens the stripe
-    stripe = zlib.crc32(b"jobs/1/job.json") % LOCK_STRIPES
-    read_end, write_end = os.pipe()
-    with backend._locked("jobs/1/job.json"):
-        pid = os.fork()
-        if pid == 0:  # the child: try the same stripe without waiting, report, leave without pytest's cleanup
-            try:
-                os.close(read_end)
-                taken = backend._stripes[stripe].acquire(timeout=5)
-                try:
-                    fcntl.flock(backend._stripe_file(stripe), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    answer = b"both held it"
-                except BlockingIOError:
-                    answer = b"excluded"
-                os.write(write_end, answer if taken else b"thread lock stuck")
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        answer = os.read(read_end, 64)
-        os.close(read_end)
-        os.waitpid(pid, 0)
-    assert answer == b"excluded"
 
 
 def test_a_forked_process_draws_etags_of_its_own(tmp_path: Path) -> None:
