@@ -47,11 +47,11 @@ SECTIONS = ("e2e", "threads", "overhead", "router", "tracing", "load")
 
 def _worker_defaults() -> tuple[int, int]:
     """Threads per worker process and worker processes, as `cloudfolio worker` would pick them here."""
-    from cloudfolio.cpus import available_cpus
+    from cloudfolio.cli.worker import default_worker_processes
     from services.core.settings import Settings
 
     settings = Settings.from_env()  # the environment, as `cloudfolio worker` reads it
-    return settings.worker_threads, settings.worker_processes or available_cpus()
+    return settings.worker_threads, default_worker_processes(settings, ["all"])
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:

@@ -36,7 +36,7 @@ from typing import Any
 import dramatiq
 from prometheus_client import CollectorRegistry
 
-from cloudfolio.cpus import available_cpus
+from cloudfolio.cli.worker import default_worker_processes
 from cloudfolio.devserver.processes import delete_queues
 from cloudfolio.devserver.waiting import wait_until
 from loadtest.bench_common import BROKER, Goal, Section
@@ -317,4 +317,4 @@ def status_poll_cost(sizes: tuple[int, ...] = (200, 1000), polls: int = 200) -> 
 
 if __name__ == "__main__":  # quick look: python -m loadtest.bench_overhead
     print(status_poll_cost().markdown())
-    print(per_repo_overhead(800, 8, available_cpus()).markdown())
+    print(per_repo_overhead(800, 8, default_worker_processes(Settings.from_env(), ["sync"])).markdown())

@@ -29,14 +29,17 @@ def at_least_one(text: str) -> int:
     return value
 
 
-def worker_processes(args: argparse.Namespace, settings: Settings, roles: list[str]) -> int:
-    """``--processes``, else ``CLOUDFOLIO_WORKER_PROCESSES``, else one per available CPU (one for the
-    train role: torch already uses every core, and each process would hold its own model)."""
-    if args.processes:
-        return args.processes
+def default_worker_processes(settings: Settings, roles: list[str]) -> int:
+    """``CLOUDFOLIO_WORKER_PROCESSES``, else one per available CPU (one for the train role: torch
+    already uses every core, and each process would hold its own model)."""
     if settings.worker_processes:
         return settings.worker_processes
     return 1 if "train" in roles else available_cpus()
+
+
+def worker_processes(args: argparse.Namespace, settings: Settings, roles: list[str]) -> int:
+    """``--processes``, else the default for the roles."""
+    return args.processes or default_worker_processes(settings, roles)
 
 
 def worker_commands(roles: list[str], threads: int, processes: int, health_port: int,

@@ -108,10 +108,6 @@ class LocalBackend(StorageBackend):
             self._folders[folder_key] = folder
         return folder
 
-    def _locked(self, key: str, *, folder: bool = False) -> contextlib.AbstractContextManager[None]:
-        """Hold the lock stripe of a key (or, with ``folder``, of a folder) in this process and in others."""
-        return self._stripes.held(key, folder=folder)
-
     # -- reading blob files ------------------------------------------------------------------
     def _open(self, key: str) -> int:
         """An open file descriptor of the blob file of ``key`` (the caller closes it)."""
@@ -223,7 +219,7 @@ class LocalBackend(StorageBackend):
                     os.makedirs(os.path.dirname(path), exist_ok=True)
         # deletes keep emptying and pruning the folder between our making it and linking into it: make
         # it under its lock, which a prune takes too; once it holds our blob no prune can remove it
-        with self._locked(key.rpartition("/")[0], folder=True):
+        with self._stripes.held(key.rpartition("/")[0], folder=True):
             for _attempt in range(_MAKE_TRIES):
                 with contextlib.suppress(FileNotFoundError):  # a parent pruned between two of its mkdirs
                     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -238,7 +234,7 @@ class LocalBackend(StorageBackend):
                 raise AlreadyExists(key) from None
             return False
         if if_match is not None:
-            with self._locked(key):
+            with self._stripes.held(key):
                 if self._current_etag(key) != if_match:
                     raise PreconditionFailed(key)
                 os.replace(temp, path)
@@ -262,7 +258,7 @@ class LocalBackend(StorageBackend):
             except FileNotFoundError:
                 return False
         else:
-            with self._locked(key):
+            with self._stripes.held(key):
                 current = self._current_etag(key)
                 if current is None:
                     return False
@@ -278,7 +274,7 @@ class LocalBackend(StorageBackend):
         folder again: :meth:`_commit`)."""
         while folder != self._blobs and self._blobs in folder.parents:
             try:
-                with self._locked(folder.relative_to(self._blobs).as_posix(), folder=True):
+                with self._stripes.held(folder.relative_to(self._blobs).as_posix(), folder=True):
                     folder.rmdir()
             except OSError:  # not empty (the usual case), or already gone
                 return

@@ -13,12 +13,7 @@ from router.paths.queue import QueuePath
 from services.core.settings import Settings
 from services.core.storage.local import LocalBackend
 from services.queue.pipeline import Pipeline, build_pipeline
-
-
-class NetworkLike(LocalBackend):
-    """Local files that claim to be a network service (as Azure Blob is)."""
-
-    inline_io = False
+from tests.support.storages import NetworkLike
 
 
 def threads_of_admissions(pipeline: Pipeline) -> list[int]:

@@ -10,9 +10,9 @@ import pytest
 
 from cloudfolio.devserver.waiting import wait_until
 from services.core.settings import Settings
-from services.core.storage.local import LocalBackend
 from services.queue.pipeline import build_pipeline, run_slots_for
 from services.queue.run_slots import RunSlots
+from tests.support.storages import NetworkLike
 
 
 def test_no_more_than_the_slots_run_at_once_and_the_rest_wait_their_turn() -> None:
@@ -79,11 +79,6 @@ def test_zero_slots_leave_the_function_as_it_is() -> None:
 
     assert RunSlots(0).gated(body) is body
 
-
-class NetworkLike(LocalBackend):
-    """Local files that claim to be a network service (as Azure Blob is)."""
-
-    inline_io = False
 
 
 def test_only_a_local_source_with_local_storage_is_gated(tmp_path: Path) -> None:
