@@ -11,10 +11,11 @@ refresh answers 429 and a training is skipped with the reason recorded. A limit 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.core.errors import CloudfolioError
+from services.core.log_throttle import LogThrottle
 from services.core.observations import Observations
 from services.core.settings import Settings
 from services.core.usage import Usage, UsageStore
@@ -60,6 +61,8 @@ class Quotas:
     refreshes_per_day: int = 50
     trainings_per_week: int = 2
     enforce: bool = False
+    #: one warning per user, quota and action a minute (a user over a quota is over it on every request)
+    warnings: LogThrottle = field(default_factory=lambda: LogThrottle(log), compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Quotas:
@@ -93,13 +96,15 @@ class Quotas:
         return "near" if shares and max(shares) >= NEAR_SHARE else "under"
 
     def judge(self, exceeded: QuotaExceeded | None, what: str, observations: Observations) -> QuotaExceeded | None:
-        """Count and log an exceeded quota; return it when enforcement refuses ``what`` (else None)."""
+        """Count an exceeded quota (each time) and log it (once a minute per user, quota and ``what``);
+        return it when enforcement refuses ``what`` (else None)."""
         if exceeded is None:
             return None
         observations.quota_exceeded(exceeded.quota, refused=self.enforce)
         action = "refused" if self.enforce else "allowed (ENABLE_QUOTA_ENFORCEMENT is off)"
-        log.warning("%s of %s over quota, %s: %s", what, exceeded.username, action, exceeded,
-                    extra={"username": exceeded.username, "quota": exceeded.quota})
+        self.warnings.warning((exceeded.username, exceeded.quota, what), "%s of %s over quota, %s: %s", what,
+                              exceeded.username, action, exceeded,
+                              extra={"username": exceeded.username, "quota": exceeded.quota})
         return exceeded if self.enforce else None
 
     def view(self) -> dict[str, object]:

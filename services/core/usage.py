@@ -19,7 +19,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +81,11 @@ class Usage:
 
     def view(self) -> dict[str, Any]:
         return {**asdict(self), "cache_bytes_total": self.total_cache_bytes}
+
+    def copy(self) -> Usage:
+        """A copy that shares nothing mutable (cheaper than ``copy.deepcopy``: the router takes one a refresh)."""
+        return replace(self, cache_bytes=dict(self.cache_bytes),
+                       history={day: dict(counts) for day, counts in self.history.items()})
 
 
 class UsageStore:

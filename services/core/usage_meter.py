@@ -9,7 +9,6 @@ quotas and reports, not billing, so that is the trade for keeping GitHub calls f
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -108,7 +107,7 @@ class RefreshCounts:
             entry = self._read.get(username)
             if entry is None or self.clock() - entry[0] > self.read_ttl:
                 return None
-            usage = copy.deepcopy(entry[1])
+            usage = entry[1].copy()
             pending = self._pending.get((username, day_of(self.usage.clock())), 0)
         usage.roll(self.usage.clock())
         usage.refreshes += pending

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.core.log_throttle import LogThrottle
 from services.core.observations import Observations
 from services.core.quotas import Quotas, seconds_to_next_day, seconds_to_next_week
 from services.core.settings import Settings
 from services.core.usage import Usage
+from tests.support.clocks import ManualClock
 
 THURSDAY_NOON = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -69,3 +71,25 @@ def test_judge_counts_and_logs_always_and_refuses_only_when_enforced(enforce: bo
                                      {"quota": "refreshes_per_day", "action": action}) == 1
     assert "over quota" in caplog.text
     assert quotas.judge(None, "refresh", observations) is None
+
+
+def test_judge_counts_every_time_but_logs_a_user_over_a_quota_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    registry = CollectorRegistry()
+    observations = Observations()
+    observations.bind(registry)
+    clock = ManualClock()
+    quotas = Quotas(refreshes_per_day=1, warnings=LogThrottle(logging.getLogger("cloudfolio.quotas"), clock=clock))
+    over = quotas.check_refresh(Usage("octocat", refreshes=5), THURSDAY_NOON)
+    other = quotas.check_refresh(Usage("hubot", refreshes=5), THURSDAY_NOON)
+    with caplog.at_level(logging.WARNING, "cloudfolio.quotas"):
+        for _ in range(5):
+            quotas.judge(over, "refresh", observations)
+        quotas.judge(other, "refresh", observations)
+        clock.now += 60
+        quotas.judge(over, "refresh", observations)
+    assert registry.get_sample_value("cloudfolio_quota_exceeded_total",
+                                     {"quota": "refreshes_per_day", "action": "counted"}) == 7
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(" over quota")[0] for line in lines] == ["refresh of octocat", "refresh of hubot",
+                                                               "refresh of octocat"]
+    assert lines[-1].endswith("(and 4 more like it in the last 60 s)")

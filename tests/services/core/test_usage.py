@@ -14,7 +14,7 @@ from cloudfolio.devserver.github import FakeGitHub
 from services.core.keys import CacheKeys, Namespace
 from services.core.sources.github import GitHubSource
 from services.core.storage import StorageBackend
-from services.core.usage import UsageStore, measure_cache_bytes, usage_key
+from services.core.usage import Usage, UsageStore, measure_cache_bytes, usage_key
 from services.core.usage_meter import RequestMeter
 from tests.support.clocks import ManualUtcClock
 from tests.support.services import azurite
@@ -146,6 +146,19 @@ def test_refresh_counts_are_read_with_what_is_pending_and_written_in_one_batch(l
     assert usage.refreshes == 1 and usage.history["2026-12-03"]["refreshes"] == 3
     mono.now = 10  # the reading is stale: read again
     assert counts.cached("octocat") is None and counts.get("octocat").refreshes == 1
+
+
+def test_a_copy_of_a_usage_shares_nothing_the_day_roll_changes() -> None:
+    original = Usage("octocat", day="2026-12-02", refreshes=4, github_requests=9, cache_bytes={"live": 10},
+                     history={"2026-12-01": {"refreshes": 1, "github_requests": 2}})
+    copy = original.copy()
+    assert copy == original and copy is not original
+    copy.roll(THURSDAY)
+    copy.cache_bytes["shadow"] = 5
+    copy.history["2026-12-01"]["refreshes"] = 99
+    assert original == Usage("octocat", day="2026-12-02", refreshes=4, github_requests=9, cache_bytes={"live": 10},
+                             history={"2026-12-01": {"refreshes": 1, "github_requests": 2}})
+    assert copy.history["2026-12-02"] == {"refreshes": 4, "github_requests": 9} and copy.refreshes == 0
 
 
 @pytest.mark.integration
