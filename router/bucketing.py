@@ -11,6 +11,7 @@ With ``stickiness=random`` each request is drawn afresh (the seed plan's "random
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 
@@ -23,6 +24,7 @@ DEFAULT_SALT = "cloudfolio-queue-rollout"
 QUEUE, LEGACY = ServingPath.QUEUE, ServingPath.LEGACY
 
 
+@functools.lru_cache(maxsize=65_536)  # pure, and asked on every request: a hash per user, not per request
 def bucket(salt: str, username: str) -> int:
     digest = hashlib.sha256(f"{salt}:{username}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % BUCKETS

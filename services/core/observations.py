@@ -28,6 +28,7 @@ Cardinality: users are never a label. ``user_bucket`` is a stable hash bucket (:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
@@ -47,6 +48,7 @@ TRAINING_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1500.0)
 JOB_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 
+@functools.lru_cache(maxsize=65_536)  # pure, and asked on every cache lookup: a hash per user, not per lookup
 def user_bucket(username: str) -> str:
     """The user's bucket: the first 8 hex digits of SHA-256 of the lowercased name, modulo 32, as two digits."""
     digest = hashlib.sha256(username.lower().encode()).hexdigest()
