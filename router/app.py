@@ -8,8 +8,10 @@ job queue, the legacy path from the legacy app over HTTP.
 :func:`create_app` only assembles: the route table below, the endpoints in
 :mod:`router.endpoints`, request metrics as ASGI middleware, the JSON error handlers, and the
 shared :class:`~router.context.RouterContext` on ``app.state.context``. Request tracing is the outermost
-middleware, so a request's span encloses everything the router does for it. Handlers that touch
-storage or the broker hand that work to threads, so the event loop never blocks.
+middleware, so a request's span encloses everything the router does for it; it is there only when the
+process installed a tracer provider before building the app (``cloudfolio serve`` does, when tracing
+is configured). Handlers that touch storage or the broker hand that work to threads, so the event
+loop never blocks.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from router.middleware.body_limit import BodyLimit
 from router.middleware.request_metrics import RequestMetrics
 from router.middleware.security_headers import SecurityHeaders
 from router.middleware.tracing import RequestTracing
+from services.core import tracing
 from services.legacy.durable import STATUS_PATH
 
 #: Operational routes left out of the request metrics (probes and scrapes would drown the signal).
@@ -71,10 +74,12 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
     routes = list(ROUTES)
     if legacy_app is not None:
         routes.append(Mount("/legacy", app=legacy_app))
-    middleware = [Middleware(RequestTracing, skip=UNMETERED), Middleware(SecurityHeaders),
-                  Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
+    middleware = [Middleware(SecurityHeaders), Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
                   Middleware(BodyLimit, max_bytes=context.settings.max_body_bytes,
                              larger={"/webhooks/github": context.settings.github_webhook_max_bytes})]
+    if tracing.installed():  # a process installs its tracer provider before it builds the app (cloudfolio serve);
+        # without one the layer would only pass requests through, at a few microseconds each
+        middleware.insert(0, Middleware(RequestTracing, skip=UNMETERED))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware)
     app.state.context = context
     return app

@@ -33,10 +33,13 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _value in headers}
-                content_type = dict(headers).get(b"content-type", b"")
-                added = ALWAYS + (PAGES if content_type.startswith(b"text/html") else [])
-                headers += [(name, value) for name, value in added if name not in present]
+                present, page = set(), False
+                for name, value in headers:  # one pass: this runs on every answer
+                    name = name.lower()
+                    present.add(name)
+                    page = page or (name == b"content-type" and value.startswith(b"text/html"))
+                headers += [(name, value) for name, value in (ALWAYS + PAGES if page else ALWAYS)
+                            if name not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -186,6 +186,18 @@ def test_bad_input_gets_a_clear_json_4xx(stack: RouterStack, method: str, path: 
     assert "Traceback" not in response.text
 
 
+def test_request_tracing_is_a_layer_only_in_a_process_with_a_tracer_provider(stack: RouterStack,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.core import tracing
+
+    assert not tracing.installed(), "this test process has no tracer provider"
+    layers = [m.cls.__name__ for m in create_app(stack.context).user_middleware]
+    assert layers == ["SecurityHeaders", "RequestMetrics", "BodyLimit"]
+    monkeypatch.setattr(tracing, "installed", lambda: True)  # as after cloudfolio.telemetry installed one
+    layers = [m.cls.__name__ for m in create_app(stack.context).user_middleware]
+    assert layers == ["RequestTracing", "SecurityHeaders", "RequestMetrics", "BodyLimit"]
+
+
 def test_every_route_and_method_is_in_the_openapi_document(stack: RouterStack) -> None:
     spec = stack.client.get("/openapi.json").json()
     app = create_app(stack.context)
