@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import logging
 import sys
 
@@ -19,12 +19,19 @@ from services.core.settings import Settings
 log = logging.getLogger("cloudfolio.serve")
 
 
+def _imports(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:  # absent, or a wheel that does not load here: uvicorn's "auto" falls back too
+        return False
+    return True
+
+
 def server_stack() -> tuple[str, str]:
     """(event loop, HTTP parser) for uvicorn: uvloop and httptools (C, both dependencies) where they
     import, else asyncio's loop and h11, as uvicorn's own "auto" picks; named here so the banner can
     say which one runs (the C pair cut the router's CPU a refresh by a fifth under the burst mix)."""
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    return loop, "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return ("uvloop" if _imports("uvloop") else "asyncio"), ("httptools" if _imports("httptools") else "h11")
 
 
 def _run(service: Service, settings: Settings, port: int, banner: str) -> int:

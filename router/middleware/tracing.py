@@ -21,7 +21,8 @@ Parameters:
   app(ASGIApp): the app to wrap.
   skip(Collection[str]): request paths that are not traced.
   provider(TracerProvider | None): where the spans go; default: the process's global provider,
-    looked up on every request (it is installed after the app is built).
+    looked up on every request. The router adds this layer only when a provider is installed before
+    it builds the app (:func:`router.app.create_app`); the legacy replica always has it.
 """
 
 from __future__ import annotations

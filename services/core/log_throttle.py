@@ -3,9 +3,9 @@
 A condition that holds for every request of a user (over a quota that is not enforced, say) would
 otherwise write a line per request: under load that is most of a process's logging, and a cost on
 the request path (formatting, redaction, the write). :class:`LogThrottle` writes the first warning
-of a key, drops the ones that follow within ``every`` seconds, and adds to the next line it writes
-how many it dropped, so nothing is hidden, only folded. Metrics still count every occurrence; the
-callers do that themselves.
+of a key, drops the ones that follow within ``every`` seconds, and adds to the key's next line how
+many it dropped (a key that falls silent, or is forgotten to bound memory, never says its last
+count). Metrics count every occurrence; the callers do that themselves.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LogThrottle:
                 self._seen[key] = (last, dropped + 1)
                 return False
             if last is None and len(self._seen) >= MAX_KEYS:
-                for old, _entry in sorted(self._seen.items(), key=lambda item: item[1][0])[:MAX_KEYS // 2]:
+                for old, _entry in sorted(self._seen.items(), key=lambda item: item[1][0])[:max(1, MAX_KEYS // 2)]:
                     del self._seen[old]
             self._seen[key] = (now, 0)
         if dropped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -240,3 +241,18 @@ def test_output_cut_short_by_the_reader_is_no_traceback() -> None:
     result = subprocess.run(f"{sys.executable} -m cloudfolio config | true; echo ${{PIPESTATUS[0]}}", shell=True,
                             executable="/bin/bash", capture_output=True, text=True, env=env, timeout=30)
     assert result.stderr == "" and result.stdout.strip() == "0", result.stderr
+
+
+def test_serve_falls_back_to_asyncio_and_h11_when_the_c_pair_does_not_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudfolio.cli import serve
+
+    assert serve.server_stack() == ("uvloop", "httptools")  # both are dependencies
+    real = importlib.import_module
+
+    def broken(name: str, *args: object) -> object:
+        if name in ("uvloop", "httptools"):
+            raise ImportError(f"{name}: a wheel that does not load here")
+        return real(name, *args)
+
+    monkeypatch.setattr(serve.importlib, "import_module", broken)
+    assert serve.server_stack() == ("asyncio", "h11")
