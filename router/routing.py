@@ -36,8 +36,9 @@ async def choose_path_for(request: Request, username: str) -> tuple[ServingPath,
                                salt=context.settings.rollout_salt)
     request.state.path = path.value
     context.metrics.decided(path.value)
-    log.info("routed %s to %s", username, path,
-             extra={"username": username, "percentage": flags.percentage, "bucket": bucket, "path": path.value})
+    if log.isEnabledFor(logging.INFO):  # every GET decides: no record's fields built for a level that is off
+        log.info("routed %s to %s", username, path,
+                 extra={"username": username, "percentage": flags.percentage, "bucket": bucket, "path": path.value})
     return path, flags
 
 

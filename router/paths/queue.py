@@ -150,11 +150,12 @@ class QueuePath:
         self.pipeline.backends.observations.cache("bundle", info is not None, username)
         if info is None:
             return None
-        if skip(etag_of_blob(info.etag)):
-            return etag_of_blob(info.etag), None
+        etag = etag_of_blob(info.etag)
+        if skip(etag):
+            return etag, None
         body = self.bodies.get(key, info.etag)
         if body is not None:
-            return etag_of_blob(info.etag), body
+            return etag, body
         loaded = await run_in_threadpool(cache.load_bundle_raw, username)
         if loaded is None:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -72,6 +73,23 @@ def test_a_user_reads_what_their_path_wrote(stack: RouterStack) -> None:
     stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
     missing = stack.client.get("/bundles/octocat")
     assert missing.status_code == 404, "the queue path has not written this user's bundle yet"
+
+
+def test_each_routing_decision_is_logged_with_its_fields_at_info_and_costs_nothing_above(
+    stack: RouterStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.set_flags(**{"QUEUE-TRAFFIC-PCT": "100"})
+    with caplog.at_level(logging.INFO, logger="cloudfolio.router"):
+        stack.client.get("/bundles/octocat")
+    decided = [r for r in caplog.records if r.getMessage().startswith("routed octocat to ")]
+    assert len(decided) == 1, [r.getMessage() for r in caplog.records]
+    record = decided[0]
+    assert (record.username, record.path, record.percentage) == ("octocat", "queue", 100)  # type: ignore[attr-defined]
+    assert 0 <= record.bucket < 10_000  # type: ignore[attr-defined]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cloudfolio.router"):
+        stack.client.get("/bundles/octocat")
+    assert not [r for r in caplog.records if r.getMessage().startswith("routed")]
 
 
 def test_front_end_legacy_routes_work_on_both_paths(stack: RouterStack) -> None:

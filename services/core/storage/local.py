@@ -80,9 +80,11 @@ class LocalBackend(StorageBackend):
             folder.mkdir(parents=True, exist_ok=True)
         self._folders: dict[str, str] = {}
         self._tmp_prefix = f"{self._tmp}/"
-        # key -> (inode, mtime ns, ctime ns, size) of the file a head was read from, and that head: every
-        # write is a new file renamed or linked in, so an unchanged identity is an unchanged blob
-        self._heads: dict[str, tuple[tuple[int, int, int, int], BlobInfo]] = {}
+        # key -> the blob's path, the (inode, mtime ns, ctime ns, size) of the file a head was read from, and
+        # that head: every write is a new file renamed or linked in, so an unchanged identity is an unchanged
+        # blob. The path is kept too: the router heads its cached bundles on every GET, and building a path
+        # (key checks, folder lookup) cost as much as the stat
+        self._heads: dict[str, tuple[str, tuple[int, int, int, int], BlobInfo]] = {}
         self._stripes = LockStripes(self._locks)  # conditional writes and folders (lock_stripes.py)
 
     def __repr__(self) -> str:
@@ -154,20 +156,20 @@ class LocalBackend(StorageBackend):
         return StoredBlob(data=data, info=info)
 
     def head(self, key: str) -> BlobInfo:
-        path = self._path(key)
+        known = self._heads.get(key)  # a key in it was validated when it went in
+        path = self._path(key) if known is None else known[0]
         try:
             found = os.stat(path, follow_symlinks=False)
         except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
         except OSError as exc:
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
-        known = self._heads.get(key)
-        if known is not None and known[0] == _identity(found):
-            return known[1]
+        if known is not None and known[1] == _identity(found):
+            return known[2]
         identity, info = self._read_head(key)
         if len(self._heads) >= _HEAD_CACHE:
             self._heads.clear()
-        self._heads[key] = (identity, info)
+        self._heads[key] = (path, identity, info)
         return info
 
     def _read_head(self, key: str) -> tuple[tuple[int, int, int, int], BlobInfo]:

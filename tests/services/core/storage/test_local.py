@@ -41,24 +41,29 @@ def test_check_passes_on_a_writable_root(tmp_path: Path) -> None:
 
 
 class OpenCounting(LocalBackend):
-    """Counts the blob files a backend opens."""
+    """Counts the blob files a backend opens and the blob paths it builds."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.opened = 0
+        self.opened = self.paths = 0
 
     def _open(self, key: str):  # type: ignore[no-untyped-def]
         self.opened += 1
         return super()._open(key)
+
+    def _path(self, key: str) -> str:
+        self.paths += 1
+        return super()._path(key)
 
 
 def test_a_head_of_an_unchanged_blob_opens_nothing_and_any_write_is_seen(tmp_path: Path) -> None:
     backend = OpenCounting(tmp_path)
     first = backend.put("bundle", b"one", metadata={"v": "1"})
     assert backend.head("bundle").etag == first.etag
-    opened = backend.opened
+    opened, paths = backend.opened, backend.paths
     assert [backend.head("bundle").etag for _ in range(5)] == [first.etag] * 5
     assert backend.opened == opened, "an unchanged blob is answered from its file's identity"
+    assert backend.paths == paths, "a known blob's path is not built again (the router heads one a GET)"
     second = backend.put("bundle", b"two", metadata={"v": "2"}, if_match=first.etag)
     head = backend.head("bundle")
     assert (head.etag, head.metadata, head.size) == (second.etag, {"v": "2"}, 3)
