@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,7 +14,7 @@ from cloudfolio.devserver.github import FakeGitHub
 from services.core.keys import CacheKeys, Namespace
 from services.core.sources.github import GitHubSource
 from services.core.storage import StorageBackend
-from services.core.usage import Usage, UsageStore, measure_cache_bytes, usage_key
+from services.core.usage import Usage, UsageStore, day_of, measure_cache_bytes, usage_key, week_of
 from services.core.usage_meter import RequestMeter
 from tests.support.clocks import ManualUtcClock
 from tests.support.services import azurite
@@ -183,3 +183,12 @@ def test_refresh_counts_survive_a_storage_outage_and_are_written_once_it_is_back
             assert counts.flush() == 2 and store.get("octocat").refreshes == 2
         finally:
             storage.close()
+
+
+@pytest.mark.parametrize(("moment", "day", "week"), [
+    (datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))), "2025-12-31", "2026-W01"),
+    (datetime(2026, 12, 7, 23, 59, 59, tzinfo=UTC), "2026-12-07", "2026-W50"),
+    (datetime(2027, 1, 3, 20, 0, tzinfo=timezone(timedelta(hours=-5))), "2027-01-04", "2027-W01"),
+])
+def test_a_moment_counts_in_its_utc_day_and_iso_week(moment: datetime, day: str, week: str) -> None:
+    assert (day_of(moment), week_of(moment)) == (day, week)
