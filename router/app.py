@@ -77,9 +77,10 @@ def create_app(context: RouterContext, *, lifespan: Lifespan | None = None,
     middleware = [Middleware(SecurityHeaders), Middleware(RequestMetrics, metrics=context.metrics, skip=UNMETERED),
                   Middleware(BodyLimit, max_bytes=context.settings.max_body_bytes,
                              larger={"/webhooks/github": context.settings.github_webhook_max_bytes})]
-    if tracing.installed():  # a process installs its tracer provider before it builds the app (cloudfolio serve);
+    provider = tracing.installed_provider()
+    if provider is not None:  # a process installs its tracer provider before it builds the app (cloudfolio serve);
         # without one the layer would only pass requests through, at a few microseconds each
-        middleware.insert(0, Middleware(RequestTracing, skip=UNMETERED))
+        middleware.insert(0, Middleware(RequestTracing, skip=UNMETERED, provider=provider))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware)
     app.state.context = context
     return app

@@ -20,9 +20,11 @@ tracer provider installed the middleware only passes the request on.
 Parameters:
   app(ASGIApp): the app to wrap.
   skip(Collection[str]): request paths that are not traced.
-  provider(TracerProvider | None): where the spans go; default: the process's global provider,
-    looked up on every request. The router adds this layer only when a provider is installed before
-    it builds the app (:func:`router.app.create_app`); the legacy replica always has it.
+  provider(TracerProvider | None): where the spans go, and whose sampler refuses reads (both looked up
+    once). Default: the process's global provider, looked up on every request (the legacy replica, which
+    always has this layer, may build its app before the provider is installed). The router adds this
+    layer only when a provider is installed before it builds the app, and passes that provider
+    (:func:`router.app.create_app`): a request then skips two look-ups.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class RequestTracing:
         self.app = app
         self.skip = frozenset(skip)
         self.provider = provider
+        self.sampler = tracing.read_sampler(provider) if provider is not None else None
+        self.tracer = tracing.tracer(provider)  # the global proxy without a provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip or (
@@ -49,7 +53,7 @@ class RequestTracing:
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())
                    if key in (b"traceparent", b"tracestate")}
         method = scope.get("method", "GET")
-        sampler = None if headers else tracing.read_sampler(self.provider)
+        sampler = None if headers else (self.sampler if self.provider is not None else tracing.read_sampler())
         if sampler is not None and method in tracing.READ_METHODS and not sampler.admits_read():
             # a read the sampler refuses: no SDK span is built (that cost more than serving a cached read);
             # a non-recording context with fresh ids keeps its children out of the trace store too
@@ -62,7 +66,7 @@ class RequestTracing:
         status = 500  # what the client gets when the app raises before answering
         # without a traceparent there is nothing to continue: the propagators' work is skipped (it cost a
         # sampled-out request about a third of its tracing time)
-        with tracing.tracer(self.provider).start_as_current_span(
+        with self.tracer.start_as_current_span(
                 method, context=tracing.extract(headers) if headers else None, kind=SpanKind.SERVER,
                 record_exception=False,
                 set_status_on_exception=False,

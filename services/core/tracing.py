@@ -62,6 +62,11 @@ def installed() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
+def installed_provider() -> trace.TracerProvider | None:
+    """The installed tracer provider, None when there is none yet."""
+    return trace.get_tracer_provider() if installed() else None
+
+
 class ReadGate(Protocol):
     """A sampler that can refuse a root read before a span exists
     (:class:`services.core.sampling.ReadRateSampler`)."""

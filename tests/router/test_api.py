@@ -211,9 +211,13 @@ def test_request_tracing_is_a_layer_only_in_a_process_with_a_tracer_provider(sta
     assert not tracing.installed(), "this test process has no tracer provider"
     layers = [m.cls.__name__ for m in create_app(stack.context).user_middleware]
     assert layers == ["SecurityHeaders", "RequestMetrics", "BodyLimit"]
-    monkeypatch.setattr(tracing, "installed", lambda: True)  # as after cloudfolio.telemetry installed one
-    layers = [m.cls.__name__ for m in create_app(stack.context).user_middleware]
-    assert layers == ["RequestTracing", "SecurityHeaders", "RequestMetrics", "BodyLimit"]
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    monkeypatch.setattr(tracing, "installed_provider", lambda: provider)  # as after cloudfolio.telemetry
+    middleware = create_app(stack.context).user_middleware
+    assert [m.cls.__name__ for m in middleware] == ["RequestTracing", "SecurityHeaders", "RequestMetrics", "BodyLimit"]
+    assert middleware[0].kwargs["provider"] is provider, "the layer is handed the provider, not looking it up"
 
 
 def test_every_route_and_method_is_in_the_openapi_document(stack: RouterStack) -> None:
