@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from cloudfolio.devserver.github import FakeGitHub, start_github_server
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues, stop_all
 from cloudfolio.devserver.threaded import ServerThread, free_port
 from cloudfolio.devserver.waiting import wait_until
 
@@ -112,8 +112,7 @@ def running_stack(*, broker_url: str = DEFAULT_BROKER, github_latency: float = 0
             started.append(ServiceProcess(env, "serve", port=router_port, ready_path="/health"))
             yield Stack(f"http://127.0.0.1:{router_port}", state, env, started)
         finally:
-            for process in reversed(started):
-                process.stop()
+            stop_all(reversed(started))
             if double is not None:
                 double.stop()
             if server is not None:

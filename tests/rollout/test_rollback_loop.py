@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues, stop_all
 from cloudfolio.devserver.threaded import free_port
 from cloudfolio.devserver.waiting import wait_until
 from rollout.keyvault_store import KeyVaultFlagStore, StaticTokenCredential
@@ -106,7 +106,6 @@ def test_errors_on_the_queue_path_roll_back_to_legacy(
             watch.terminate()
             output = watch.communicate(timeout=20)[0]
             print(output[-1500:])
-        for process in reversed(started):
-            process.stop()
+        stop_all(reversed(started))
         delete_queues(rabbitmq_url, env.queue_names)
         vault.stop()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, stop_all
 from cloudfolio.devserver.threaded import free_port
 from tests.support.services import unavailable
 
@@ -70,8 +70,7 @@ def routers(github_server: tuple[FakeGitHub, Any]) -> Iterator[dict[str, str]]:
             started.append(ServiceProcess(env, "serve", port=free_port(), ready_path="/health"))
         yield {"queue": started[0].url, "legacy": started[1].url}
     finally:
-        for process in started:
-            process.stop()
+        stop_all(started)
         shutil.rmtree(folder, ignore_errors=True)
 
 

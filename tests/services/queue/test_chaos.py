@@ -19,7 +19,7 @@ import pika
 import pytest
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues
+from cloudfolio.devserver.processes import QueueEnv, ServiceProcess, WorkerProcess, delete_queues, stop_all
 from cloudfolio.devserver.threaded import free_port
 from cloudfolio.devserver.waiting import wait_for_job, wait_until
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
@@ -81,9 +81,7 @@ def test_a_worker_killed_at_a_hand_off_point_loses_nothing(point: str, github: F
             wait_until(lambda: messages_in(rabbitmq_url, queue_env.queue_names[2]) >= 1, 30,
                        lambda: "the redelivered merge sent no training request")
     finally:
-        for worker in workers:
-            if worker.process.poll() is None:
-                worker.stop()
+        stop_all(workers)
         pipeline.close()
 
 
@@ -125,9 +123,7 @@ def test_a_router_killed_between_creating_a_job_and_sending_its_plan_loses_nothi
         status = httpx.get(f"{started[-1].url}/bundles/{user}/status", params={"job_id": done.job_id}, timeout=10)
         assert status.status_code == 200 and status.json()["status"] == "completed", status.text
     finally:
-        for process in started:
-            if process.process.poll() is None:
-                process.stop()
+        stop_all(started)
         pipeline.close()
 
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.processes import QueueEnv, WorkerProcess, delete_queues
+from cloudfolio.devserver.processes import QueueEnv, WorkerProcess, delete_queues, stop_all
 from cloudfolio.devserver.waiting import wait_for_job
 from services.core.jobs import JobStatus
 from services.core.settings import Settings
@@ -139,8 +139,7 @@ def test_four_worker_processes_stay_inside_one_budget_and_finish_every_job(
         jobs = [pipeline.submit_refresh(username, force=True) for username in users]
         done = [wait_for_job(pipeline.backends.jobs, job.job_id, timeout=120) for job in jobs]
     finally:
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
         pipeline.close()
         delete_queues(rabbitmq_url, env.queue_names)
     assert [(job.status, job.repos_count, job.failed_repos) for job in done] == [(JobStatus.COMPLETED, 10, [])] * 4

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from cloudfolio.devserver.github import FakeGitHub
-from cloudfolio.devserver.processes import QueueEnv, WorkerProcess, delete_queues
+from cloudfolio.devserver.processes import QueueEnv, WorkerProcess, delete_queues, stop_all
 from cloudfolio.devserver.waiting import wait_for_job, wait_until
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
 from services.core.jobs import Job, JobStatus
@@ -44,9 +44,7 @@ def pipeline(queue_env: QueueEnv) -> Iterator[Pipeline]:
 def workers(queue_env: QueueEnv) -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.stop()
+    stop_all(started)
 
 
 def expected_fingerprint(github: FakeGitHub, username: str) -> str:
