@@ -128,6 +128,9 @@ class CliProcess:
         self.process.wait(timeout=10)
         self._log.close()
 
+    def close_log(self) -> None:
+        self._log.close()
+
     def request_stop(self) -> None:
         """Send SIGTERM once, without waiting (:func:`stop_all` overlaps several graceful stops)."""
         if self.process.poll() is None and not self.stop_requested:
@@ -146,15 +149,20 @@ class CliProcess:
         return self.process.returncode
 
 
-def stop_all(processes: Iterable[CliProcess], timeout: float = 30) -> None:
-    """Stop every process still running: all are sent SIGTERM first, then each is waited for, so their
-    graceful stops (a worker's takes about a second: its threads notice the stop at their next poll)
-    overlap instead of adding up."""
+def stop_all(processes: Iterable[CliProcess], timeout: float | None = None) -> None:
+    """Stop every process still running: all are sent SIGTERM first, then each is waited for (``timeout``,
+    else each one's own default), so their graceful stops (a worker's takes about a second: its threads
+    notice the stop at their next poll) overlap instead of adding up. Every log is closed, even when a
+    wait is interrupted."""
     processes = list(processes)
-    for process in processes:
-        process.request_stop()
-    for process in processes:
-        process.stop(timeout)  # also closes the log of one that had exited already
+    try:
+        for process in processes:
+            process.request_stop()
+        for process in processes:
+            process.stop() if timeout is None else process.stop(timeout)
+    finally:
+        for process in processes:
+            process.close_log()
 
 
 class WorkerProcess(CliProcess):

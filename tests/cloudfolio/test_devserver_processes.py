@@ -5,7 +5,9 @@ stops overlapping."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,15 +41,19 @@ def test_stop_all_signals_every_process_before_it_waits_for_any(tmp_path: Path,
     env = QueueEnv(tmp_path / "data", "http://127.0.0.1:9")
     processes = [ServiceProcess(env, "dev-github", port=free_port(), ready_path="/users/octocat/repos")
                  for _ in range(2)]
-    first, real_wait = processes[0].process, processes[0].process.wait
-    signalled_when_waiting: list[bool] = []
+    calls: list[tuple[str, int]] = []
 
-    def wait(timeout: float | None = None) -> int:
-        signalled_when_waiting.append(processes[1].stop_requested)
-        return real_wait(timeout)
+    def recording(real: Callable[..., Any], call: tuple[str, int]) -> Callable[..., Any]:
+        def recorded(*args: object, **kwargs: object) -> Any:
+            calls.append(call)
+            return real(*args, **kwargs)
+        return recorded
 
-    monkeypatch.setattr(first, "wait", wait)
+    for index, process in enumerate(processes):
+        for name in ("request_stop", "stop"):
+            monkeypatch.setattr(process, name, recording(getattr(process, name), (name, index)))
     stop_all(processes)
-    assert signalled_when_waiting and all(signalled_when_waiting), "the second was signalled before the first's wait"
+    first_wait = calls.index(("stop", 0))
+    assert {("request_stop", 0), ("request_stop", 1)} <= set(calls[:first_wait]), calls
     assert all(process.process.returncode is not None for process in processes)
     stop_all(processes)  # stopping stopped processes again is harmless

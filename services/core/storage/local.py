@@ -107,6 +107,7 @@ class LocalBackend(StorageBackend):
             folder = str(resolved)
             if len(self._folders) >= _FOLDER_CACHE:
                 self._folders.clear()
+                self._heads.clear()  # they keep paths built from these folders: those are checked again too
             self._folders[folder_key] = folder
         return folder
 
