@@ -15,6 +15,7 @@ from cloudfolio.devserver.waiting import wait_until
 from router import routing
 from router.app import create_app
 from router.context import SENDER_THREADS
+from services.core import tracing
 from services.core.fingerprints import bundle_fingerprint, metadata_fingerprint
 from services.core.keys import CacheKeys, Namespace
 from services.core.sources.local import LocalSource, sample_portfolio_root
@@ -210,8 +211,6 @@ def test_bad_input_gets_a_clear_json_4xx(stack: RouterStack, method: str, path: 
 
 def test_request_tracing_is_a_layer_only_in_a_process_with_a_tracer_provider(stack: RouterStack,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.core import tracing
-
     assert not tracing.installed(), "this test process has no tracer provider"
     layers = [m.cls.__name__ for m in create_app(stack.context).user_middleware]
     assert layers == ["SecurityHeaders", "RequestMetrics", "BodyLimit"]
