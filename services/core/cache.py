@@ -4,10 +4,15 @@ A cached value is stored as ``{"data": <value>, "cached_at": "<ISO time>"}`` in 
 ``fingerprint`` and ``username`` blob metadata, as the legacy cache manager wrote it, so either
 system can read the other's blobs. Bundles are written as a stream of records (never joined in
 memory) and read back either whole or one record at a time.
+
+A bundle also carries ``data_sha256`` metadata, the SHA-256 of its records' bytes. A write whose
+records are byte for byte the stored ones is abandoned before it is published, so an unchanged
+bundle keeps its storage etag (and with it the ETag clients poll with) and its ``last_modified``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +29,10 @@ def _dumps(value: Any) -> bytes:
 
 def _now_iso() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat()
+
+
+class _Unchanged(Exception):
+    """Raised from a bundle write's metadata callback: the write is abandoned, the stored bundle stays."""
 
 
 @dataclass(frozen=True)
@@ -78,27 +87,47 @@ class BundleCache:
     # -- bundles -----------------------------------------------------------------------------
     def save_bundle_stream(
         self, username: str, records: Iterable[bytes], fingerprint: str | Callable[[], str]
-    ) -> None:
-        """Write a bundle from already-encoded records, one chunk per record.
+    ) -> bool:
+        """Write a bundle from already-encoded records, one chunk per record; False when the stored
+        bundle already holds exactly these records, and nothing was written.
 
         ``fingerprint`` may be a callable, asked once every record has been written (a merge
-        computes it while streaming).
+        computes it while streaming). Whether the records changed is known only then too: the
+        storage backend asks for the metadata after the last chunk and before it publishes the blob,
+        so an unchanged bundle is abandoned there (a temp file removed, staged blocks never committed).
         """
+        key = self.keys.bundle(username)
+        digest = hashlib.sha256()
 
         def chunks() -> Iterator[bytes]:
             yield b'{"data":['
             for index, encoded in enumerate(records):
-                yield (b"," if index else b"") + encoded
+                chunk = (b"," if index else b"") + encoded
+                digest.update(chunk)
+                yield chunk
             yield b'],"cached_at":' + _dumps(_now_iso()) + b"}"
 
         def metadata() -> dict[str, str]:
+            data_sha256 = digest.hexdigest()
+            if self._stored_data_sha256(key) == data_sha256:
+                raise _Unchanged  # the records are the stored ones: keep the blob, its etag and its time
             value = fingerprint() if callable(fingerprint) else fingerprint
-            return tenant_metadata(username, fingerprint=value)
+            return tenant_metadata(username, fingerprint=value, data_sha256=data_sha256)
 
-        self.storage.put(self.keys.bundle(username), chunks(), metadata=metadata)
+        try:
+            self.storage.put(key, chunks(), metadata=metadata)
+        except _Unchanged:
+            return False
+        return True
 
-    def save_bundle(self, username: str, records: list[dict[str, Any]], fingerprint: str) -> None:
-        self.save_bundle_stream(username, (_dumps(r) for r in records), fingerprint)
+    def _stored_data_sha256(self, key: str) -> str | None:
+        try:
+            return self.storage.head(key).metadata.get("data_sha256")
+        except BlobNotFound:
+            return None
+
+    def save_bundle(self, username: str, records: list[dict[str, Any]], fingerprint: str) -> bool:
+        return self.save_bundle_stream(username, (_dumps(r) for r in records), fingerprint)
 
     def load_bundle(self, username: str) -> CachedValue | None:
         return self._load(self.keys.bundle(username))

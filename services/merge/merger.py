@@ -2,8 +2,10 @@
 
 Records are read in batches of :data:`BATCH_SIZE` in listing order, encoded, written to storage as
 one streamed blob, and their fingerprints fed to an incremental bundle fingerprint. The bundle
-appears atomically when the write completes; readers see the old bundle until then. The streamed
-read-and-write is the merge's ``save_to_cache`` span.
+appears atomically when the write completes; readers see the old bundle until then. Records that are
+byte for byte the stored bundle's leave it as it is (``written`` False): a forced refresh that found
+nothing new does not change the ETag a polling client holds. The streamed read-and-write is the
+merge's ``save_to_cache`` span.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class MergeResult:
     content_fingerprint: str
     documented: int
     missing: list[str] = field(default_factory=list)
+    written: bool = True  # False: the stored bundle already held these records, and was left as it was
 
 
 def merge_bundle(
@@ -59,11 +62,12 @@ def merge_bundle(
     # the fingerprint is known only once the stream is consumed; the storage backend asks for the
     # metadata after the last chunk, so body and fingerprint are published together
     with tracing.span(tracing.SAVE_TO_CACHE, username=username):
-        cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
+        written = cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
     return MergeResult(
         bundle_fingerprint=digest.hexdigest(),
         repos_count=len(digest),
         content_fingerprint=content.hexdigest(),
         documented=content.documented,
         missing=missing,
+        written=written,
     )

@@ -2,7 +2,7 @@
 
 A plain function over the domain; the queue machinery registers it as the ``merge_bundle`` actor
 and calls :meth:`MergeSteps.merge_failed` when the message fails for good. Re-running it for the
-same job rewrites the same bundle (idempotent).
+same job finds the same records and leaves the bundle as it is (idempotent).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class MergeSteps:
         if not progress.failed_repos:
             cache.mark_verified(username, result.bundle_fingerprint, result.repos_count)
         crash_point("after_job_completed")
-        log.info("merged %d repos into %s", result.repos_count, result.bundle_fingerprint)
+        log.info("merged %d repos into %s%s", result.repos_count, result.bundle_fingerprint,
+                 "" if result.written else " (unchanged: the stored bundle kept)")
         self._record_cache_bytes(username, Namespace(mode))
         if Namespace(mode) is Namespace.LIVE:
             self.dispatcher.request_training(job_id, username, result.content_fingerprint, result.bundle_fingerprint,

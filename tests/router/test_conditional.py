@@ -1,12 +1,14 @@
 """Conditional GETs of bundles and records: ``ETag`` on every answer, ``If-None-Match`` -> 304.
 
-On the queue path the ETag comes from the bundle blob's storage etag, so a new merge changes it at
-once and the router's in-memory copy of the answer is used only while the blob is unchanged.
+On the queue path the ETag comes from the bundle blob's storage etag, so a merge of new records
+changes it at once, a merge that found nothing new keeps it, and the router's in-memory copy of the
+answer is used only while the blob is unchanged.
 """
 
 from __future__ import annotations
 
 from router.conditional import client_has, etag_of_blob
+from services.core.keys import Namespace
 from tests.router.conftest import RouterStack
 
 
@@ -27,9 +29,16 @@ def test_queue_path_bundle_is_304_while_unchanged_and_200_after_a_merge(stack: R
     hits = stack.context.queue.bodies.hits
     again = stack.client.get("/bundles/octocat")
     assert again.content == first.content and stack.context.queue.bodies.hits == hits + 1, "served from memory"
-    refreshed(stack, "octocat", force=True)  # a new merge rewrites the bundle
+    refreshed(stack, "octocat", force=True)  # GitHub has nothing new: the merge leaves the bundle as it was
+    kept = stack.client.get("/bundles/octocat", headers={"If-None-Match": etag})
+    assert kept.status_code == 304 and kept.headers["etag"] == etag
+    cache = stack.context.pipeline.backends.cache(Namespace.LIVE)
+    records = cache.load_bundle("octocat").data
+    records[0] = {**records[0], "description": "changed at the source"}
+    assert cache.save_bundle("octocat", records, first.json()["fingerprint"])  # as a merge of new records writes it
     after = stack.client.get("/bundles/octocat", headers={"If-None-Match": etag})
     assert after.status_code == 200 and after.headers["etag"] != etag
+    assert after.json()["data"][0]["description"] == "changed at the source"
     assert after.json()["last_modified"] >= first.json()["last_modified"]
 
 

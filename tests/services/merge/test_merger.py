@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+import uuid
 
 from services.core.cache import BundleCache
 from services.core.fingerprints import bundle_fingerprint_of_records, metadata_fingerprint
@@ -72,3 +73,72 @@ def test_raw_bundle_bytes_are_the_stored_records(storage: StorageBackend) -> Non
     storage.put(cache.keys.bundle("octocat"), json.dumps({"cached_at": "x", "data": [{"a": 1}]}).encode())
     assert json.loads(cache.load_bundle_raw("octocat")[0]) == [{"a": 1}]
     assert cache.load_bundle_raw("nobody") is None
+
+
+def test_a_merge_of_the_same_records_leaves_the_bundle_as_it_was(storage: StorageBackend) -> None:
+    cache = BundleCache(storage, CacheKeys())
+    records = _save_records(cache, 30)
+    names = [r["name"] for r in records]
+    first = merge_bundle(cache, "yungryce", names)
+    before, raw = storage.head(cache.keys.bundle("yungryce")), storage.get(cache.keys.bundle("yungryce")).data
+    again = merge_bundle(cache, "yungryce", names)
+    assert first.written and not again.written
+    assert again.bundle_fingerprint == first.bundle_fingerprint and again.repos_count == 30
+    after = storage.head(cache.keys.bundle("yungryce"))
+    assert (after.etag, after.last_modified) == (before.etag, before.last_modified), "no new write"
+    assert storage.get(cache.keys.bundle("yungryce")).data == raw, "its cached_at kept too"
+
+
+def test_a_changed_record_or_order_rewrites_the_bundle(storage: StorageBackend) -> None:
+    cache = BundleCache(storage, CacheKeys())
+    records = _save_records(cache, 5)
+    names = [r["name"] for r in records]
+    merge_bundle(cache, "yungryce", names)
+    etags = [storage.head(cache.keys.bundle("yungryce")).etag]
+    changed = {**records[2], "description": "now described"}  # same fingerprint: the bytes decide
+    cache.save_record("yungryce", changed)
+    assert merge_bundle(cache, "yungryce", names).written
+    etags.append(storage.head(cache.keys.bundle("yungryce")).etag)
+    assert cache.load_bundle("yungryce").data[2]["description"] == "now described"
+    assert merge_bundle(cache, "yungryce", list(reversed(names))).written, "another order is another bundle"
+    etags.append(storage.head(cache.keys.bundle("yungryce")).etag)
+    assert len(set(etags)) == 3
+
+
+def test_a_bundle_without_a_data_digest_is_rewritten_once(local_storage: LocalBackend) -> None:
+    cache = BundleCache(local_storage, CacheKeys())
+    records = _save_records(cache, 3)
+    names = [r["name"] for r in records]
+    # as the legacy cache manager (or this code before the digest) wrote it: the same records, no data_sha256
+    legacy = b'{"data":[' + b",".join(json.dumps(r, separators=(",", ":")).encode() for r in records) + \
+        b'],"cached_at":"2025-01-01T00:00:00"}'
+    local_storage.put(cache.keys.bundle("yungryce"), legacy, metadata={"fingerprint": "f" * 32})
+    assert merge_bundle(cache, "yungryce", names).written
+    assert local_storage.head(cache.keys.bundle("yungryce")).metadata["data_sha256"]
+    assert not merge_bundle(cache, "yungryce", names).written
+
+
+def test_an_abandoned_write_leaves_no_temp_file(local_storage: LocalBackend) -> None:
+    cache = BundleCache(local_storage, CacheKeys())
+    names = [r["name"] for r in _save_records(cache, 4)]
+    merge_bundle(cache, "yungryce", names)
+    assert not merge_bundle(cache, "yungryce", names).written
+    leftovers = [p for p in local_storage.root.rglob("*") if p.is_file() and p.name.endswith(".part")]
+    assert leftovers == []
+
+
+def test_an_unchanged_bundle_of_many_blocks_is_never_committed(azurite_connection_string: str) -> None:
+    from services.core.storage.azure_blob import AzureBlobBackend
+
+    storage = AzureBlobBackend(f"test-{uuid.uuid4().hex[:12]}", connection_string=azurite_connection_string,
+                               block_size=1024)  # the bundle below is staged as several blocks
+    try:
+        cache = BundleCache(storage, CacheKeys())
+        names = [r["name"] for r in _save_records(cache, 20, readme_size=400)]
+        merge_bundle(cache, "yungryce", names)
+        before = storage.head(cache.keys.bundle("yungryce"))
+        assert before.size > 4 * 1024
+        assert not merge_bundle(cache, "yungryce", names).written
+        assert storage.head(cache.keys.bundle("yungryce")).etag == before.etag
+    finally:
+        storage.close()
