@@ -2,17 +2,17 @@
 
 A listing names the folders right under ``jobs/`` (one per job: its per-repo markers are never
 listed or read), so it costs in proportion to the jobs kept (their TTL bounds them), not to their
-repos; the sweeper and the dashboard use it, never a request path. A job deleted between the
-listing and a read is skipped.
+repos; the sweeper and the dashboard use it, never a request path. Job ids begin with their creation
+time (:func:`~services.core.keys.new_job_id`), so the most recent jobs are read from the end of that
+listing: ``limit`` documents, not one head per job kept. A job deleted between the listing and a read
+is skipped.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 from services.core.jobs import Job, JobNotFound, JobStore
-from services.core.keys import JOBS_PREFIX, is_job_id, job_key
-from services.core.storage import BlobNotFound, StorageBackend
+from services.core.keys import JOBS_PREFIX, is_job_id, job_id_created_ms
+from services.core.storage import StorageBackend
 
 
 def job_ids(storage: StorageBackend) -> list[str]:
@@ -22,18 +22,16 @@ def job_ids(storage: StorageBackend) -> list[str]:
 
 
 def recent_jobs(jobs: JobStore, limit: int = 10) -> list[Job]:
-    """The ``limit`` jobs whose documents changed last, newest first (expired ones left out)."""
-    listed = []
-    for job_id in job_ids(jobs.storage):
-        with contextlib.suppress(BlobNotFound):
-            listed.append(jobs.storage.head(job_key(job_id)))
-    listed.sort(key=lambda info: info.last_modified, reverse=True)
+    """The ``limit`` jobs created last, newest first (expired ones left out). Ids without a time
+    (random ones, from before ids carried it) count as older than any other: they expire within a TTL."""
+    newest_first = sorted(job_ids(jobs.storage), key=lambda job_id: (job_id_created_ms(job_id) or 0, job_id),
+                          reverse=True)
     found: list[Job] = []
-    for info in listed:
+    for job_id in newest_first:
         if len(found) == limit:
             break
         try:
-            found.append(jobs.get(info.key.split("/")[1]))
-        except JobNotFound:
+            found.append(jobs.get(job_id))
+        except JobNotFound:  # expired, or deleted since the listing
             continue
     return found

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from services.core.keys import (
     job_prefix,
     job_repo_key,
     job_repos_prefix,
+    new_job_id,
     tenant_metadata,
 )
 from services.core.names import validate_username
@@ -179,7 +179,7 @@ class JobStore:
     ) -> Job:
         now = self.clock()
         job = Job(
-            job_id=uuid.uuid4().hex,
+            job_id=new_job_id(now),
             username=validate_username(username),
             mode=Namespace(mode).value,
             force=bool(force),

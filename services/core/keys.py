@@ -9,6 +9,8 @@ queue path and the legacy replica write the same names under their own prefixes 
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import datetime
 from enum import StrEnum
 
 from services.core.names import validate_repo_name, validate_username
@@ -93,8 +95,28 @@ class CacheKeys:
 JOBS_PREFIX = "jobs/"
 
 
+#: A job id's first 12 hex digits are its creation time in milliseconds since the epoch; ids read
+#: outside these bounds (1 Jan 2017 to 1 Jan 2100) were drawn at random, as before ids carried a time.
+_ID_MS_BOUNDS = (1_483_228_800_000, 4_102_444_800_000)
+
+
 def is_job_id(value: object) -> bool:
     return isinstance(value, str) and _JOB_ID.fullmatch(value) is not None
+
+
+def new_job_id(now: datetime) -> str:
+    """A job id: 12 hex digits of ``now`` in milliseconds, then 80 random bits. Ids in key order are
+    jobs in creation order, so the newest jobs are the last names of one listing (no read per job);
+    80 bits keep an id as hard to guess as a status URL needs."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.randbits(80):020x}"
+
+
+def job_id_created_ms(job_id: str) -> int | None:
+    """When a job was created, from its id, in milliseconds; None for an id without a time."""
+    if not is_job_id(job_id):
+        return None
+    millis = int(job_id[:12], 16)
+    return millis if _ID_MS_BOUNDS[0] <= millis < _ID_MS_BOUNDS[1] else None
 
 
 def job_key(job_id: str) -> str:
