@@ -6,21 +6,25 @@ system can read the other's blobs. Bundles are written as a stream of records (n
 memory) and read back either whole or one record at a time.
 
 A bundle also carries ``data_sha256`` metadata, the SHA-256 of its records' bytes. A write whose
-records are byte for byte the stored ones is abandoned before it is published, so an unchanged
-bundle keeps its storage etag (and with it the ETag clients poll with) and its ``last_modified``.
+records are byte for byte the stored ones, under the same fingerprint, is abandoned before it is
+published, so an unchanged bundle keeps its storage etag (and with it the ETag clients poll with)
+and its ``last_modified``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from services.core.keys import CacheKeys, tenant_metadata
-from services.core.storage import BlobNotFound, StorageBackend
+from services.core.storage import BlobNotFound, StorageBackend, StorageUnavailable
+
+log = logging.getLogger("cloudfolio.cache")
 
 
 def _dumps(value: Any) -> bytes:
@@ -86,15 +90,17 @@ class BundleCache:
 
     # -- bundles -----------------------------------------------------------------------------
     def save_bundle_stream(
-        self, username: str, records: Iterable[bytes], fingerprint: str | Callable[[], str]
+        self, username: str, records: Iterable[bytes], fingerprint: str | Callable[[], str], *,
+        rewrite_unchanged: bool = False,
     ) -> bool:
         """Write a bundle from already-encoded records, one chunk per record; False when the stored
-        bundle already holds exactly these records, and nothing was written.
+        bundle already holds exactly these records under the same fingerprint, and nothing was written
+        (``rewrite_unchanged`` writes it anyway, as the legacy did on every run).
 
         ``fingerprint`` may be a callable, asked once every record has been written (a merge
         computes it while streaming). Whether the records changed is known only then too: the
-        storage backend asks for the metadata after the last chunk and before it publishes the blob,
-        so an unchanged bundle is abandoned there (a temp file removed, staged blocks never committed).
+        storage backend asks for the metadata after the last chunk and before it publishes the blob
+        (``StorageBackend.put``), so an unchanged bundle is abandoned there.
         """
         key = self.keys.bundle(username)
         digest = hashlib.sha256()
@@ -108,11 +114,11 @@ class BundleCache:
             yield b'],"cached_at":' + _dumps(_now_iso()) + b"}"
 
         def metadata() -> dict[str, str]:
-            data_sha256 = digest.hexdigest()
-            if self._stored_data_sha256(key) == data_sha256:
-                raise _Unchanged  # the records are the stored ones: keep the blob, its etag and its time
             value = fingerprint() if callable(fingerprint) else fingerprint
-            return tenant_metadata(username, fingerprint=value, data_sha256=data_sha256)
+            written = tenant_metadata(username, fingerprint=value, data_sha256=digest.hexdigest())
+            if not rewrite_unchanged and self._stored_metadata(key) == written:
+                raise _Unchanged  # the records are the stored ones: keep the blob, its etag and its time
+            return written
 
         try:
             self.storage.put(key, chunks(), metadata=metadata)
@@ -120,10 +126,17 @@ class BundleCache:
             return False
         return True
 
-    def _stored_data_sha256(self, key: str) -> str | None:
+    def _stored_metadata(self, key: str) -> dict[str, str] | None:
+        """The stored bundle's metadata, None when there is none or it cannot be read (then the write
+        goes ahead, as it did before bundles were compared). On local storage this head may come from
+        the head cache; a stale entry needs a replaced file with the old one's inode, size and times,
+        which only writes racing this one can make, and either of them standing is then correct."""
         try:
-            return self.storage.head(key).metadata.get("data_sha256")
+            return dict(self.storage.head(key).metadata)
         except BlobNotFound:
+            return None
+        except StorageUnavailable as exc:
+            log.debug("bundle %s not compared before its write: %s", key, exc)
             return None
 
     def save_bundle(self, username: str, records: list[dict[str, Any]], fingerprint: str) -> bool:

@@ -3,9 +3,9 @@
 A listing names the folders right under ``jobs/`` (one per job: its per-repo markers are never
 listed or read), so it costs in proportion to the jobs kept (their TTL bounds them), not to their
 repos; the sweeper and the dashboard use it, never a request path. Job ids begin with their creation
-time (:func:`~services.core.keys.new_job_id`), so the most recent jobs are read from the end of that
-listing: ``limit`` documents, not one head per job kept. A job deleted between the listing and a read
-is skipped.
+time (:func:`~services.core.keys.new_job_id`), so the most recent jobs are the listed ids sorted by
+that time, and only their ``limit`` documents are read: not one head per job kept. A job deleted
+between the listing and a read is skipped.
 """
 
 from __future__ import annotations

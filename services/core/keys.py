@@ -4,6 +4,9 @@ See docs/CACHE-CONTRACT.md. Live data uses the legacy key names (``repos_bundle_
 ``repo_level_bundle_{user}_{repo}``) so a deployment can read a legacy cache. The shadow run of the
 queue path and the legacy replica write the same names under their own prefixes (``shadow/``,
 ``legacy/``), so neither can change what users of the other path are served.
+
+Job ids are made here too (:func:`new_job_id`): they begin with their creation time, so a listing
+of ``jobs/`` is in creation order.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class Namespace(StrEnum):
 
 
 def validate_job_id(job_id: object) -> str:
-    """Job ids are 32 lowercase hex digits (a UUID4 without dashes)."""
+    """Job ids are 32 lowercase hex digits (:func:`new_job_id`; before it, a UUID4 without dashes)."""
     if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
         raise ValueError("job id must be 32 lowercase hex digits")
     return job_id
@@ -95,9 +98,9 @@ class CacheKeys:
 JOBS_PREFIX = "jobs/"
 
 
-#: A job id's first 12 hex digits are its creation time in milliseconds since the epoch; ids read
-#: outside these bounds (1 Jan 2017 to 1 Jan 2100) were drawn at random, as before ids carried a time.
-_ID_MS_BOUNDS = (1_483_228_800_000, 4_102_444_800_000)
+#: Ids made by :func:`new_job_id` carry this digit where a UUID4 carries its version digit, 4: an id
+#: from before job ids carried their time is never read as having one.
+_TIMED_ID_MARK = "7"
 
 
 def is_job_id(value: object) -> bool:
@@ -105,18 +108,18 @@ def is_job_id(value: object) -> bool:
 
 
 def new_job_id(now: datetime) -> str:
-    """A job id: 12 hex digits of ``now`` in milliseconds, then 80 random bits. Ids in key order are
-    jobs in creation order, so the newest jobs are the last names of one listing (no read per job);
-    80 bits keep an id as hard to guess as a status URL needs."""
-    return f"{int(now.timestamp() * 1000):012x}{secrets.randbits(80):020x}"
+    """A job id in UUIDv7's layout: 12 hex digits of ``now`` in milliseconds since the epoch, the
+    digit 7, then 76 random bits. Ids in key order are then jobs in creation order (to the
+    millisecond, by the clocks of the processes creating them), so the newest jobs are found from one
+    listing without a read per job; 76 random bits keep an id as hard to guess as a status URL needs."""
+    return f"{int(now.timestamp() * 1000):012x}{_TIMED_ID_MARK}{secrets.randbits(76):019x}"
 
 
 def job_id_created_ms(job_id: str) -> int | None:
     """When a job was created, from its id, in milliseconds; None for an id without a time."""
-    if not is_job_id(job_id):
+    if not is_job_id(job_id) or job_id[12] != _TIMED_ID_MARK:
         return None
-    millis = int(job_id[:12], 16)
-    return millis if _ID_MS_BOUNDS[0] <= millis < _ID_MS_BOUNDS[1] else None
+    return int(job_id[:12], 16)
 
 
 def job_key(job_id: str) -> str:

@@ -60,6 +60,7 @@ def refresh_inline(
                 result.failed[name] = f"{type(exc).__name__}: {exc}"
             if on_repo_done:
                 on_repo_done(name, name not in result.failed)
-    merged = merge_bundle(cache, username, plan.names)
+    # the legacy wrote its bundle on every run that merged: its cached_at and Last-Modified move each time
+    merged = merge_bundle(cache, username, plan.names, rewrite_unchanged=True)
     result.bundle_fingerprint, result.repos_count = merged.bundle_fingerprint, merged.repos_count
     return result

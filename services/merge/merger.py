@@ -35,9 +35,11 @@ class MergeResult:
 
 
 def merge_bundle(
-    cache: BundleCache, username: str, repo_names: Sequence[str], *, batch_size: int = BATCH_SIZE
+    cache: BundleCache, username: str, repo_names: Sequence[str], *, batch_size: int = BATCH_SIZE,
+    rewrite_unchanged: bool = False,
 ) -> MergeResult:
-    """Write the bundle of ``repo_names`` (listing order) from stored records; skip absent ones."""
+    """Write the bundle of ``repo_names`` (listing order) from stored records; skip absent ones.
+    ``rewrite_unchanged`` writes it even when the stored bundle holds the same records."""
     digest = BundleFingerprint()
     content = ContentFingerprint()
     missing: list[str] = []
@@ -62,7 +64,8 @@ def merge_bundle(
     # the fingerprint is known only once the stream is consumed; the storage backend asks for the
     # metadata after the last chunk, so body and fingerprint are published together
     with tracing.span(tracing.SAVE_TO_CACHE, username=username):
-        written = cache.save_bundle_stream(username, encoded_records(), digest.hexdigest)
+        written = cache.save_bundle_stream(username, encoded_records(), digest.hexdigest,
+                                           rewrite_unchanged=rewrite_unchanged)
     return MergeResult(
         bundle_fingerprint=digest.hexdigest(),
         repos_count=len(digest),

@@ -9,8 +9,8 @@ The container is created on first use.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -215,7 +215,11 @@ class AzureBlobBackend(StorageBackend):
         size = len(first)
 
         def stage(part: bytes) -> None:
-            block_id = base64.b64encode(f"{len(block_ids):08d}-{uuid.uuid4().hex}".encode()).decode()
+            # named by position and content: writers of different bytes never share a block, and a write
+            # abandoned before its commit (an unchanged bundle) and then repeated re-stages the same ids,
+            # which replace its uncommitted blocks instead of adding to them (a blob may hold 100,000)
+            content = hashlib.sha256(part).hexdigest()[:32]
+            block_id = base64.b64encode(f"{len(block_ids):08d}-{content}".encode()).decode()
             blob.stage_block(block_id, part)
             block_ids.append(block_id)
 

@@ -138,7 +138,9 @@ class StorageBackend(ABC):
         if_match: str | None = None,
     ) -> BlobInfo:
         """Write a blob atomically. ``data`` may be an iterable of chunks (streamed, never joined);
-        ``metadata`` may be a callable, evaluated after the last chunk was consumed."""
+        ``metadata`` may be a callable, evaluated after the last chunk was consumed and before the blob
+        is published. An exception from either publishes nothing, leaves the stored blob as it was and
+        propagates unchanged (a bundle write abandons itself that way: ``services.core.cache``)."""
 
     @abstractmethod
     def delete(self, key: str, *, if_match: str | None = None) -> bool:

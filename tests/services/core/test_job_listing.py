@@ -56,18 +56,21 @@ def test_the_recent_jobs_read_only_their_own_documents(local_storage: LocalBacke
 
 
 def test_ids_sort_in_creation_order_and_random_ids_count_as_oldest(local_storage: LocalBackend) -> None:
-    start = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
-    clock = ManualUtcClock(start)
+    clock = ManualUtcClock(datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
     jobs = JobStore(local_storage, clock=clock)
     created = []
     for _ in range(5):
         created.append(jobs.create("octocat").job_id)
         clock.advance(0.002)
     assert sorted(created) == created
-    assert job_id_created_ms(created[0]) == int(start.timestamp() * 1000)
-    # a job from before ids carried their time: a random id, here one that sorts after every timed id
-    before = Job(job_id="f" + uuid.uuid4().hex[1:], username="octocat", mode="live", force=False,
-                 created_at=clock().isoformat(), expires_at=(clock() + timedelta(hours=1)).isoformat())
-    local_storage.put(job_key(before.job_id), json.dumps(asdict(before)).encode())
-    assert job_id_created_ms(before.job_id) is None
-    assert [job.job_id for job in recent_jobs(jobs, limit=6)] == [*reversed(created), before.job_id]
+    assert created[0][:13] == "01a24fd6b1c07" and job_id_created_ms(created[0]) == 1_796_635_800_000
+    # jobs from before ids carried their time: random (UUID4) ids, one sorting after every timed id and
+    # one whose first digits read as a time of today (uuid4 always has its version digit, 4, at index 12)
+    old_ids = ["f" + uuid.uuid4().hex[1:], "01a24fd6b1c9" + uuid.uuid4().hex[12:]]
+    for job_id in old_ids:
+        before = Job(job_id=job_id, username="octocat", mode="live", force=False, created_at=clock().isoformat(),
+                     expires_at=(clock() + timedelta(hours=1)).isoformat())
+        local_storage.put(job_key(job_id), json.dumps(asdict(before)).encode())
+        assert job_id_created_ms(job_id) is None
+    listed = [job.job_id for job in recent_jobs(jobs, limit=7)]
+    assert listed[:5] == list(reversed(created)) and sorted(listed[5:]) == sorted(old_ids)

@@ -42,3 +42,14 @@ def test_a_failing_repo_is_reported_and_the_rest_merge(github: FakeGitHub, local
     assert list(result.failed) == ["octo-cli"] and "SourceUnavailable" in result.failed["octo-cli"]
     assert result.repos_count == 2
     client.close()
+
+
+def test_a_forced_run_rewrites_the_bundle_as_the_legacy_did(github: FakeGitHub, local_storage: LocalBackend) -> None:
+    cache = BundleCache(local_storage, CacheKeys())
+    client = GitHubSource(github.base_url)
+    etags = []
+    for _ in range(2):
+        refresh_inline(client, cache, "octocat", force=True)
+        etags.append(local_storage.head(cache.keys.bundle("octocat")).etag)
+    assert etags[0] != etags[1], "the same records, written again: its cached_at and Last-Modified move"
+    client.close()

@@ -10,7 +10,7 @@ from services.core.cache import BundleCache
 from services.core.fingerprints import bundle_fingerprint_of_records, metadata_fingerprint
 from services.core.keys import CacheKeys, Namespace
 from services.core.records import RepoDocuments, build_record
-from services.core.storage import StorageBackend
+from services.core.storage import StorageBackend, StorageUnavailable
 from services.core.storage.local import LocalBackend
 from services.merge.merger import merge_bundle
 
@@ -142,3 +142,27 @@ def test_an_unchanged_bundle_of_many_blocks_is_never_committed(azurite_connectio
         assert storage.head(cache.keys.bundle("yungryce")).etag == before.etag
     finally:
         storage.close()
+
+
+def test_the_same_records_under_another_fingerprint_are_written(local_storage: LocalBackend) -> None:
+    cache = BundleCache(local_storage, CacheKeys())
+    records = [{"name": "a", "fingerprint": "1"}]
+    assert cache.save_bundle("yungryce", records, "f" * 32)
+    assert not cache.save_bundle("yungryce", records, "f" * 32)
+    assert cache.save_bundle("yungryce", records, "e" * 32)
+    assert cache.load_bundle("yungryce").fingerprint == "e" * 32
+
+
+def test_a_bundle_that_cannot_be_compared_is_written(local_storage: LocalBackend, monkeypatch) -> None:
+    cache = BundleCache(local_storage, CacheKeys())
+    records = [{"name": "a", "fingerprint": "1"}]
+    cache.save_bundle("yungryce", records, "f" * 32)
+    before = local_storage.head(cache.keys.bundle("yungryce")).etag
+
+    def unavailable(key: str) -> None:
+        raise StorageUnavailable(f"cannot read {key}: timed out")
+
+    monkeypatch.setattr(local_storage, "head", unavailable)
+    assert cache.save_bundle("yungryce", records, "f" * 32), "written, as before bundles were compared"
+    monkeypatch.undo()
+    assert local_storage.head(cache.keys.bundle("yungryce")).etag != before

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from services.core.storage import AlreadyExists, BlobNotFound, InvalidKey, PreconditionFailed, StorageBackend
+from services.core.storage.local import LocalBackend
 
 
 def test_put_get_head_delete_roundtrip(storage: StorageBackend) -> None:
@@ -63,6 +64,29 @@ def test_streamed_put_with_metadata_computed_after_the_stream(storage: StorageBa
     assert blob.data == b"".join(f"chunk{i};".encode() * 1000 for i in range(5))
     assert blob.info.metadata == {"count": "5"}
     assert info.size == len(blob.data)
+
+
+class Abandon(Exception):
+    pass
+
+
+def test_an_exception_from_the_metadata_callable_publishes_nothing(storage: StorageBackend) -> None:
+    before = storage.put("kept", b"the stored blob", metadata={"version": "1"})
+
+    def refuse() -> dict[str, str]:
+        raise Abandon
+
+    for body in (b"a new body", iter([b"a new ", b"streamed body"])):
+        with pytest.raises(Abandon):
+            storage.put("kept", body, metadata=refuse)
+        stored = storage.get("kept")
+        assert (stored.data, stored.info.etag) == (b"the stored blob", before.etag)
+        assert stored.info.metadata == {"version": "1"}
+    with pytest.raises(Abandon):
+        storage.put("never-written", iter([b"x"]), metadata=refuse)
+    assert not storage.exists("never-written")
+    if isinstance(storage, LocalBackend):
+        assert [p for p in storage.root.rglob("*.part")] == [], "the temp file is removed"
 
 
 def test_empty_blob(storage: StorageBackend) -> None:

@@ -43,3 +43,27 @@ def test_concurrent_writers_of_one_key_all_succeed_and_one_complete_write_wins(
         assert stored.data == b"".join(payload(winner, blocks)), "the body is one writer's, whole"
     finally:
         backend.close()
+
+
+def test_a_multi_block_write_abandoned_and_repeated_does_not_pile_up_staged_blocks(
+        azurite_connection_string: str) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    container = f"abandon-{uuid.uuid4().hex[:10]}"
+    backend = AzureBlobBackend(container, connection_string=azurite_connection_string, block_size=1024)
+
+    def refuse() -> dict[str, str]:
+        raise RuntimeError("abandoned")
+
+    try:
+        backend.put("shared/bundle", iter(payload(0, 6)), metadata={"writer": "0"})
+        for _ in range(3):  # the same bytes again, abandoned before the commit each time
+            with pytest.raises(RuntimeError):
+                backend.put("shared/bundle", iter(payload(0, 6)), metadata=refuse)
+        blob = BlobServiceClient.from_connection_string(azurite_connection_string) \
+            .get_blob_client(container, "shared/bundle")
+        committed, uncommitted = blob.get_block_list("all")
+        assert len(committed) >= 6 and len(uncommitted) <= len(committed), (len(committed), len(uncommitted))
+        assert backend.get("shared/bundle").data == b"".join(payload(0, 6))
+    finally:
+        backend.close()
