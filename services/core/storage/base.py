@@ -139,8 +139,9 @@ class StorageBackend(ABC):
     ) -> BlobInfo:
         """Write a blob atomically. ``data`` may be an iterable of chunks (streamed, never joined);
         ``metadata`` may be a callable, evaluated after the last chunk was consumed and before the blob
-        is published. An exception from either publishes nothing, leaves the stored blob as it was and
-        propagates unchanged (a bundle write abandons itself that way: ``services.core.cache``)."""
+        is published. An exception raised by either publishes nothing, leaves the stored blob as it was
+        and reaches the caller (the local backend reports an ``OSError`` as :class:`StorageUnavailable`);
+        a bundle write abandons itself that way (``services.core.cache``)."""
 
     @abstractmethod
     def delete(self, key: str, *, if_match: str | None = None) -> bool:
