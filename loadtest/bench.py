@@ -8,7 +8,8 @@ Sections, in order (``--only`` picks some):
 - ``overhead``: per-repo cost of the queue path against a no-op actor on the same RabbitMQ, in the
   worker processes ``cloudfolio worker`` runs by default (one per CPU) and in one, with the local
   storage on the temp folder's disk and in memory (/dev/shm, where it is a tmpfs), and a status
-  poll's cost reading the job document against listing the repo markers (``loadtest.bench_overhead``);
+  poll's cost reading the job document against listing the repo markers (``loadtest.bench_overhead``),
+  and the dashboard's recent jobs by a head per job against the newest ids (``loadtest.bench_jobs``);
 - ``router``: cached GET through the router against a bare Starlette app serving the same bytes
   from memory and from the same storage (``loadtest.bench_router``; needs wrk);
 - ``tracing``: the same cached GET through routers exporting spans over OTLP/HTTP (default
@@ -55,7 +56,7 @@ def _worker_defaults() -> tuple[int, int]:
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
-    from loadtest import bench_load, bench_overhead, bench_paths, bench_router
+    from loadtest import bench_jobs, bench_load, bench_overhead, bench_paths, bench_router
 
     threads, processes = _worker_defaults()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -68,7 +69,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
                                                                  processes, settings)
                     for size in sorted({50, max(sizes)})],
         "overhead": [lambda: bench_overhead.per_repo_overhead(args.messages, threads, processes, settings),
-                     lambda: bench_overhead.status_poll_cost()],
+                     lambda: bench_overhead.status_poll_cost(), lambda: bench_jobs.recent_jobs_cost()],
         "router": [lambda: bench_router.cached_get()],
         "tracing": [lambda: bench_router.tracing_overhead()],
         "load": [lambda: bench_load.refresh_under_load(["refresh", "burst"], seconds=args.load_seconds,
