@@ -9,6 +9,7 @@ import sys
 
 from cloudfolio.cli.common import add_data_dir, load_settings
 from cloudfolio.cli.exits import RET_OK
+from cloudfolio.http_writes import gathered_protocol
 from cloudfolio.memory import watch_memory
 from cloudfolio.telemetry import configure_telemetry, shutdown_telemetry
 from cloudfolio.wiring import Service, legacy_service, serve_app
@@ -38,7 +39,7 @@ def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
     import uvicorn
 
     loop, http = server_stack()
-    print(f"{banner}; HTTP: uvicorn on {loop} + {http}", file=sys.stderr)
+    print(f"{banner}; HTTP: uvicorn on {loop} + {http}, writes gathered per answer", file=sys.stderr)
     for note in service.notes:
         print(note, file=sys.stderr)
     for warning in service.warnings:
@@ -46,7 +47,7 @@ def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
     freeze_startup_objects(settings.gc_freeze)  # the app is built: full collections skip all of it from now on
     try:
         uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False,
-                    server_header=False, loop=loop, http=http)
+                    server_header=False, loop=loop, http=gathered_protocol(http))
     finally:
         service.close()
         shutdown_telemetry()

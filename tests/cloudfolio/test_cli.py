@@ -146,7 +146,7 @@ def test_serve_answers_http_on_the_embedded_default(tmp_path: Path) -> None:
     log, returncode = output
     assert "in-process workers" in log, log
     # the C event loop and HTTP parser are dependencies, so the installed router runs on them
-    assert "HTTP: uvicorn on uvloop + httptools" in log, log
+    assert "HTTP: uvicorn on uvloop + httptools, writes gathered per answer" in log, log
     assert "flags in force (file store): 100 % of users on the queue path, shadow off, sticky, unlocked" in log
     # uvicorn finishes its shutdown, then re-raises SIGTERM so the exit status tells how it ended
     assert returncode in ("0", "-15") and "Traceback" not in log, log
