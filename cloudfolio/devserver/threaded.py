@@ -18,12 +18,13 @@ def free_port() -> int:
 
 class ServerThread:
     """Runs an ASGI app with uvicorn in a daemon thread on 127.0.0.1; ``http`` is uvicorn's HTTP
-    protocol (a name, or a class such as :func:`cloudfolio.http_writes.gathered_protocol` makes)."""
+    protocol (a name, or a class such as :func:`cloudfolio.http_writes.gathered_protocol` makes) and
+    ``loop`` its event loop (``auto``: uvloop where it imports)."""
 
-    def __init__(self, app: Any, port: int | None = None, http: Any = "auto") -> None:
+    def __init__(self, app: Any, port: int | None = None, http: Any = "auto", loop: str = "auto") -> None:
         self.port = port or free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=2, server_header=False, http=http)
+                                timeout_graceful_shutdown=2, server_header=False, http=http, loop=loop)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

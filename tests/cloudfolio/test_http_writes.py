@@ -93,10 +93,12 @@ APP = Starlette(routes=[Route("/small", small), Route("/large", large), Route("/
                         Route("/stream", stream)])
 
 
-@pytest.fixture(scope="module", params=["httptools", "h11"])
+@pytest.fixture(scope="module", params=[("httptools", "uvloop"), ("h11", "asyncio")], ids=["httptools", "h11"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[ServerThread, Wire]]:
+    """The C pair ``cloudfolio serve`` runs on, and the pure-Python fallback where they do not import."""
+    http, loop = request.param
     wire = Wire()
-    thread = ServerThread(APP, http=wire.protocol(request.param)).start()
+    thread = ServerThread(APP, http=wire.protocol(http), loop=loop).start()
     yield thread, wire
     thread.stop()
 
