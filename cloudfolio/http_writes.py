@@ -26,9 +26,11 @@ connection's transport so; ``cloudfolio serve`` and ``cloudfolio legacy`` run on
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
-#: Bytes held before a write is sent at once (an answer larger than this goes out as uvicorn wrote it).
+#: Bytes held before a write is sent at once (an answer larger than this goes out as uvicorn wrote it):
+#: uvicorn's own read high-water mark and asyncio's default write one are the same 64 KiB.
 HOLD_LIMIT = 64 * 1024
 
 
@@ -48,12 +50,13 @@ class GatheredWrites:
             return
         if not self._held:
             self._loop.call_soon(self.flush)  # the end of this turn: nothing waits longer than that
-        self._held.append(bytes(data) if not isinstance(data, bytes) else data)
-        self._held_bytes += len(data)
+        chunk = data if isinstance(data, bytes) else bytes(data)  # the app may reuse a bytearray it sent
+        self._held.append(chunk)
+        self._held_bytes += len(chunk)
         if self._held_bytes >= HOLD_LIMIT:
             self.flush()
 
-    def writelines(self, chunks: Any) -> None:
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
         for chunk in chunks:
             self.write(chunk)
 
@@ -98,8 +101,8 @@ def gathered_protocol(http: str) -> type[asyncio.Protocol]:
 
     class Gathered(base):  # type: ignore[valid-type,misc]
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.transport = GatheredWrites(transport, asyncio.get_running_loop())
+            super().connection_made(transport)  # flow control and the addresses keep the transport itself
+            self.transport = GatheredWrites(transport, self.loop)
 
     Gathered.__name__ = Gathered.__qualname__ = f"Gathered{base.__name__}"
     return Gathered

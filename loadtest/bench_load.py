@@ -93,7 +93,8 @@ def _router_refresh_buckets(router: str) -> dict[float, float]:
 
 def server_p99_bound(before: dict[float, float], after: dict[float, float]) -> str:
     """The smallest histogram bound under which 99 % of the refreshes between two readings were timed by
-    the router itself (from the app's first byte in to its last byte out: no client, no kernel queue)."""
+    the router itself (from the app's first byte in to its last byte handed to the server: no client, no kernel
+    queue, no socket write)."""
     counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
     total = counts.get(float("inf"), 0.0)
     if not total:
@@ -116,9 +117,9 @@ def refresh_under_load(mixes: list[str], clients: int = 100, seconds: int = 60,
                               f"steady p50 / p95 / p99 ms (after the first {STEADY_AFTER_S:g} s)"])
     section.notes.append("25 portfolios x 10 repos, GitHub double at 100 ms per call, one worker process "
                          "(plans, syncs, merges); Locust on the same 2 cores as every server. The last column is the "
-                         "router's own histogram (from the app's first byte in to its last byte out): the bucket "
-                         "bound under which 99 % of the refreshes fell. Locust starts all users in the first second; "
-                         "the steady percentiles leave out the refreshes that started in the first "
+                         "router's own histogram (from the app's first byte in to its last byte handed to the server): "
+                         "the bucket bound under which 99 % of the refreshes fell. Locust starts all users in the "
+                         "first second; the steady percentiles leave out the refreshes that started in the first "
                          f"{STEADY_AFTER_S:g} s (Locust's own columns keep them).")
     for mix in mixes:
         github = FakeGitHub()

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import Any
 
 from cloudfolio.cli.common import add_data_dir, load_settings
 from cloudfolio.cli.exits import RET_OK
@@ -35,19 +36,27 @@ def server_stack() -> tuple[str, str]:
     return ("uvloop" if _imports("uvloop") else "asyncio"), ("httptools" if _imports("httptools") else "h11")
 
 
+def server_options(settings: Settings, port: int) -> dict[str, Any]:
+    """``uvicorn.run``'s keyword arguments for the router and the legacy replica: the C pair where it
+    imports, and an answer's writes gathered into one (:mod:`cloudfolio.http_writes`)."""
+    loop, http = server_stack()
+    return {"host": settings.host, "port": port, "log_level": settings.log_level, "access_log": False,
+            "server_header": False, "loop": loop, "http": gathered_protocol(http)}
+
+
 def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
     import uvicorn
 
-    loop, http = server_stack()
-    print(f"{banner}; HTTP: uvicorn on {loop} + {http}, writes gathered per answer", file=sys.stderr)
+    options = server_options(settings, port)
+    print(f"{banner}; HTTP: uvicorn on {options['loop']} + {server_stack()[1]}, writes gathered per answer",
+          file=sys.stderr)
     for note in service.notes:
         print(note, file=sys.stderr)
     for warning in service.warnings:
         log.warning("%s", warning)
     freeze_startup_objects(settings.gc_freeze)  # the app is built: full collections skip all of it from now on
     try:
-        uvicorn.run(service.app, host=settings.host, port=port, log_level=settings.log_level, access_log=False,
-                    server_header=False, loop=loop, http=gathered_protocol(http))
+        uvicorn.run(service.app, **options)
     finally:
         service.close()
         shutdown_telemetry()

@@ -256,3 +256,16 @@ def test_serve_falls_back_to_asyncio_and_h11_when_the_c_pair_does_not_import(mon
 
     monkeypatch.setattr(serve.importlib, "import_module", broken)
     assert serve.server_stack() == ("asyncio", "h11")
+
+
+def test_serve_runs_uvicorn_with_an_answers_writes_gathered() -> None:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from cloudfolio.cli import serve
+    from services.core.settings import Settings
+
+    options = serve.server_options(Settings.from_env({}), 8123)
+    assert options["loop"] == "uvloop" and options["port"] == 8123
+    # the class gathered_protocol makes, whose behaviour tests/cloudfolio/test_http_writes.py checks on sockets
+    assert issubclass(options["http"], HttpToolsProtocol)
+    assert options["http"].__name__ == "GatheredHttpToolsProtocol"

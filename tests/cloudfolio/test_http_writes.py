@@ -22,7 +22,6 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from cloudfolio.devserver.threaded import ServerThread
-from cloudfolio.devserver.waiting import wait_until
 from cloudfolio.http_writes import HOLD_LIMIT, GatheredWrites, gathered_protocol
 
 SMALL = b'{"records":"' + b"s" * 2000 + b'"}'
@@ -58,7 +57,7 @@ class Wire:
 
         class Recorded(gathered_protocol(http)):  # type: ignore[misc,valid-type]
             def connection_made(self, transport: Any) -> None:
-                calls = wire.by_port.setdefault(transport.get_extra_info("peername")[1], [])
+                calls = wire.by_port[transport.get_extra_info("peername")[1]] = []  # a reused port starts afresh
                 super().connection_made(RecordingTransport(transport, calls))
 
         return Recorded
@@ -124,15 +123,29 @@ def test_an_answer_leaves_in_one_write_head_and_body_together(server: tuple[Serv
             sock.sendall(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
             answer = read_answer(sock, len(SMALL))
             assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(SMALL)
-        calls = wait_until(lambda: wire.by_port.get(sock.getsockname()[1]), 5)
+        calls = wire.by_port[sock.getsockname()[1]]
     assert len(calls) == 3, [len(c) for c in calls]
     assert all(c.startswith(b"HTTP/1.1 200 OK\r\n") and c.endswith(SMALL) for c in calls)
+
+
+def test_pipelined_requests_are_answered_in_order(server: tuple[ServerThread, Wire]) -> None:
+    thread, _wire = server
+    with connect(thread) as sock:
+        sock.sendall(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\n"
+                     b"Content-Length: 3\r\n\r\nabcGET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while data.count(b"HTTP/1.1 200 OK") < 3 or not data.endswith(SMALL):
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(data)} bytes"
+            data += chunk
+    first, second, third = data.split(b"HTTP/1.1 200 OK")[1:]
+    assert first.endswith(SMALL) and second.endswith(b"\r\n\r\nabc") and third.endswith(SMALL)
 
 
 def test_a_head_answer_without_a_body_is_not_held(server: tuple[ServerThread, Wire]) -> None:
     thread, _wire = server
     with connect(thread) as sock:
-        sock.settimeout(2)  # under uvicorn's 5 s keep-alive, whose close would send a held head too
+        sock.settimeout(4)  # under uvicorn's 5 s keep-alive, whose close would send a held head too
         sock.sendall(b"HEAD /small HTTP/1.1\r\nHost: t\r\n\r\n")
         answer = read_answer(sock, 0)
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and f"content-length: {len(SMALL)}".encode() in answer
@@ -199,6 +212,9 @@ class Recorded:
     def abort(self) -> None:
         self.calls.append(("abort", None))
 
+    def write_eof(self) -> None:
+        self.calls.append(("write_eof", None))
+
     def get_write_buffer_size(self) -> int:
         return 7
 
@@ -231,6 +247,17 @@ def test_a_write_that_reaches_the_hold_limit_goes_out_at_once() -> None:
         return list(transport.calls)  # before the turn ends
 
     assert asyncio.run(scenario()) == [("writelines", [b"head", b"x" * HOLD_LIMIT])]
+
+
+def test_an_end_of_file_sends_what_is_held_first() -> None:
+    async def scenario() -> list[tuple[str, Any]]:
+        transport = Recorded()
+        writes = GatheredWrites(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        writes.write(bytearray(b"last answer"))
+        writes.write_eof()
+        return list(transport.calls)  # before the turn ends
+
+    assert asyncio.run(scenario()) == [("write", b"last answer"), ("write_eof", None)]
 
 
 def test_only_uvicorns_http_protocols_are_wrapped() -> None:
