@@ -57,19 +57,27 @@ NO_WRK = ("Not measured: wrk is not installed (`apt-get install wrk`, or run `sc
           "which installs it).")
 
 
-def _bare(port: int, body: Path, storage_root: Path, key: str, http: str = "stock") -> subprocess.Popen:
-    """The bare app on uvicorn as it comes (``stock``) or on the router's gathered writes (``gathered``)."""
+@contextmanager
+def _bare(body: Path, storage_root: Path, key: str, http: str = "stock") -> Iterator[str]:
+    """The bare app's base URL, on uvicorn as it comes (``stock``) or on the router's gathered writes
+    (``gathered``); the process is stopped on the way out, also when it never started answering."""
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port), str(body), str(storage_root), key, http],
                                cwd=Path(__file__).resolve().parents[1])
+    url = f"http://127.0.0.1:{port}"
 
     def answering() -> bool:
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/memory", timeout=1).status_code == 200
+            return httpx.get(f"{url}/memory", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
-    wait_until(answering, 30, lambda: "the bare Starlette app did not start", interval=0.1)
-    return process
+    try:
+        wait_until(answering, 30, lambda: "the bare Starlette app did not start", interval=0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @contextmanager
@@ -96,19 +104,15 @@ def cached_get(repos: int = 16, extra: dict[str, str] | None = None, label: str 
     with stack_with_bundle(repos, extra) as (stack, user):
         body = Path(tempfile.mkstemp(suffix=".json")[1])
         body.write_bytes(httpx.get(f"{stack.router}/bundles/{user}", timeout=120).content)
-        port, gathered_port = free_port(), free_port()
-        bare = _bare(port, body, stack.env.data_dir / "storage", CacheKeys().bundle(user))
-        gathered = _bare(gathered_port, body, stack.env.data_dir / "storage", CacheKeys().bundle(user), "gathered")
+        storage, key = stack.env.data_dir / "storage", CacheKeys().bundle(user)
         try:
-            results = [("router", wrk(f"{stack.router}/bundles/{user}")),
-                       ("bare Starlette, bytes in memory", wrk(f"http://127.0.0.1:{port}/memory")),
-                       ("bare Starlette, read from the same storage", wrk(f"http://127.0.0.1:{port}/storage")),
-                       ("bare Starlette, bytes in memory, writes gathered as the router's",
-                        wrk(f"http://127.0.0.1:{gathered_port}/memory"))]
+            with _bare(body, storage, key) as bare, _bare(body, storage, key, "gathered") as gathered:
+                results = [("router", wrk(f"{stack.router}/bundles/{user}")),
+                           ("bare Starlette, bytes in memory", wrk(f"{bare}/memory")),
+                           ("bare Starlette, read from the same storage", wrk(f"{bare}/storage")),
+                           ("bare Starlette, bytes in memory, writes gathered as the router's",
+                            wrk(f"{gathered}/memory"))]
         finally:
-            for process in (bare, gathered):
-                process.terminate()
-                process.wait(timeout=10)
             body.unlink(missing_ok=True)
     memory_rps, memory_p99 = results[1][1]
     for name, (rps, p99) in results:

@@ -36,10 +36,10 @@ def server_stack() -> tuple[str, str]:
     return ("uvloop" if _imports("uvloop") else "asyncio"), ("httptools" if _imports("httptools") else "h11")
 
 
-def server_options(settings: Settings, port: int) -> dict[str, Any]:
-    """``uvicorn.run``'s keyword arguments for the router and the legacy replica: the C pair where it
-    imports, and an answer's writes gathered into one (:mod:`cloudfolio.http_writes`)."""
-    loop, http = server_stack()
+def server_options(settings: Settings, port: int, loop: str, http: str) -> dict[str, Any]:
+    """``uvicorn.run``'s keyword arguments for the router and the legacy replica, on the event loop and
+    HTTP parser :func:`server_stack` picked, with an answer's writes gathered into one
+    (:mod:`cloudfolio.http_writes`)."""
     return {"host": settings.host, "port": port, "log_level": settings.log_level, "access_log": False,
             "server_header": False, "loop": loop, "http": gathered_protocol(http)}
 
@@ -47,9 +47,9 @@ def server_options(settings: Settings, port: int) -> dict[str, Any]:
 def _run(service: Service, settings: Settings, port: int, banner: str) -> int:
     import uvicorn
 
-    options = server_options(settings, port)
-    print(f"{banner}; HTTP: uvicorn on {options['loop']} + {server_stack()[1]}, writes gathered per answer",
-          file=sys.stderr)
+    loop, http = server_stack()
+    options = server_options(settings, port, loop, http)
+    print(f"{banner}; HTTP: uvicorn on {loop} + {http}, writes gathered per answer", file=sys.stderr)
     for note in service.notes:
         print(note, file=sys.stderr)
     for warning in service.warnings:

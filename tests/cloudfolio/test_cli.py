@@ -264,7 +264,7 @@ def test_serve_runs_uvicorn_with_an_answers_writes_gathered() -> None:
     from cloudfolio.cli import serve
     from services.core.settings import Settings
 
-    options = serve.server_options(Settings.from_env({}), 8123)
+    options = serve.server_options(Settings.from_env({}), 8123, *serve.server_stack())
     assert options["loop"] == "uvloop" and options["port"] == 8123
     # the class gathered_protocol makes, whose behaviour tests/cloudfolio/test_http_writes.py checks on sockets
     assert issubclass(options["http"], HttpToolsProtocol)
